@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/shipgraph/shipgraph/graph"
+	"github.com/shipgraph/shipgraph/internal/graphiql"
+	"github.com/shipgraph/shipgraph/internal/graphqlhttp"
+	"github.com/shipgraph/shipgraph/internal/postgres"
+	"github.com/shipgraph/shipgraph/internal/shipgraph"
+	"github.com/shipgraph/shipgraph/loaders"
+	"github.com/shipgraph/shipgraph/resolvers"
+)
+
+// readiness is what /readyz asks.
+type readiness interface {
+	Ping(ctx context.Context) error
+	Pending(ctx context.Context) (int, error)
+}
+
+// serverDeps are what NewServer wires together.
+type serverDeps struct {
+	Logger  *slog.Logger
+	Store   shipgraph.Store
+	Ready   readiness
+	Config  config
+	Version string
+}
+
+// NewServer returns the whole HTTP API. All routes are here.
+func NewServer(d serverDeps) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", graphQLHandler(d))
+	explorer := graphiql.Handler(graphiql.Config{Endpoint: "/graphql", Title: "Shipgraph", DefaultQuery: defaultQuery})
+	mux.Handle("GET /{$}", explorer)
+	mux.Handle("GET /graphiql/", explorer)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": d.Version})
+	})
+	mux.Handle("GET /readyz", readyHandler(d.Ready))
+	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write(schemaSDL)
+	})
+	return withRequestID(withRecover(mux, d.Logger), d.Logger)
+}
+
+// graphQLHandler is the GraphQL endpoint: transports, caches, error
+// presentation and per-response loaders.
+func graphQLHandler(d serverDeps) http.Handler {
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{
+		Resolvers: &resolvers.Resolver{Store: d.Store},
+	}))
+	srv.AddTransport(graphqlhttp.Transport{MaxBodyBytes: d.Config.MaxBodyBytes})
+	// Parsed and validated documents are cached by query text: dashboards
+	// send the same few queries over and over.
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{})
+	srv.Use(loaders.Extension{Store: d.Store, Options: loaders.Options{Wait: d.Config.LoaderWait}})
+	srv.SetErrorPresenter(presentError(d.Logger))
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		return shipgraph.Internal(fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
+	})
+	return srv
+}
+
+// presentError maps errors to GraphQL errors: a shipgraph.Error shows its
+// code, field and message; anything else is an internal error, logged with
+// the request id and shown as a generic message, so no internal detail
+// (SQL, stack, host names) ever reaches a client.
+func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var se *shipgraph.Error
+		if !errors.As(err, &se) {
+			var ge *gqlerror.Error
+			if errors.As(err, &ge) && ge.Err == nil {
+				// gqlgen's own errors: parsing, validation, coercion.
+				return gqlErr
+			}
+			se = shipgraph.Internal(err)
+		}
+		gqlErr.Message = se.Message
+		gqlErr.Extensions = map[string]any{"code": string(se.Code)}
+		if se.Field != "" {
+			gqlErr.Extensions["field"] = se.Field
+		}
+		if se.Code == shipgraph.CodeInternal {
+			id := requestID(ctx)
+			gqlErr.Extensions["requestId"] = id
+			log.ErrorContext(ctx, "internal error", "request_id", id, "path", gqlErr.Path.String(), "error", se.Error())
+		}
+		return gqlErr
+	}
+}
+
+// defaultQuery is GraphiQL's first tab: a tour of the API.
+const defaultQuery = `# Welcome to Shipgraph. Press the run button (or Ctrl-Enter).
+# Open the docs (book icon, top left) to explore every type.
+
+query Overview {
+  features(first: 5, orderBy: {field: UPDATED_AT, direction: DESC}) {
+    totalCount
+    nodes {
+      id
+      name
+      status
+      complexityPoints
+      testCases(first: 3) {
+        totalCount
+        nodes { title status }
+      }
+      builds(first: 2) {
+        nodes {
+          number
+          branch
+          status
+          deployments(first: 2) {
+            nodes { environment status progress stages { name status } }
+          }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+`
+
+func readyHandler(r readiness) http.Handler {
+	// Once the migrations are applied they stay applied; only the
+	// database connection is checked every time.
+	var migrated bool
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
+		defer cancel()
+		checks := map[string]string{"database": "ok", "migrations": "ok"}
+		status := http.StatusOK
+		if err := r.Ping(ctx); err != nil {
+			checks["database"] = "unreachable"
+			status = http.StatusServiceUnavailable
+		} else if !migrated {
+			n, err := r.Pending(ctx)
+			switch {
+			case err != nil:
+				checks["migrations"] = "unknown"
+				status = http.StatusServiceUnavailable
+			case n > 0:
+				checks["migrations"] = fmt.Sprintf("%d pending", n)
+				status = http.StatusServiceUnavailable
+			default:
+				migrated = true
+			}
+		}
+		writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+type requestIDKey struct{}
+
+// requestID returns the id of the request ctx belongs to.
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// validRequestID accepts ids from a proxy in front of us, but only short
+// plain ones, so that nothing odd gets into the logs.
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// withRequestID gives every request an id, echoed in X-Request-ID, that ties
+// a client's report to the server's logs.
+func withRequestID(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID.MatchString(id) {
+			b := make([]byte, 8)
+			rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-ID", id)
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		ctx := postgres.WithStatementCounter(context.WithValue(r.Context(), requestIDKey{}, id))
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		log.LogAttrs(ctx, slog.LevelInfo, "request",
+			slog.String("request_id", id),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status),
+			slog.Duration("duration", time.Since(start)),
+			slog.Int64("sql_statements", postgres.StatementCount(ctx)))
+	})
+}
+
+// withRecover turns a panic outside GraphQL execution into a 500 and a log
+// line instead of a dropped connection.
+func withRecover(next http.Handler, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.ErrorContext(r.Context(), "panic", "request_id", requestID(r.Context()), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				writeJSON(w, http.StatusInternalServerError, map[string]any{"errors": []map[string]any{{
+					"message": "internal server error", "extensions": map[string]string{"code": "INTERNAL_SERVER_ERROR"},
+				}}})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter remembers the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (flush,
+// hijack for WebSockets).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,299 @@
+// Command shipgraph is the Shipgraph GraphQL API server: the system of
+// record and live status feed of a delivery pipeline.
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/shipgraph/shipgraph/internal/postgres"
+	"github.com/shipgraph/shipgraph/internal/seed"
+)
+
+// version is set at build time with -ldflags "-X main.version=…"; without
+// it the VCS revision Go embeds is used.
+var version = "dev"
+
+//go:embed schema/*.graphqls
+var schemaFS embed.FS
+
+// schemaSDL is the schema as written, descriptions included, served at
+// /schema.graphql for client code generators.
+var schemaSDL = func() []byte {
+	names, _ := fs.Glob(schemaFS, "schema/*.graphqls")
+	sort.Strings(names)
+	var sdl []byte
+	for _, n := range names {
+		b, _ := schemaFS.ReadFile(n)
+		sdl = append(append(sdl, b...), '\n')
+	}
+	return sdl
+}()
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "shipgraph:", err)
+		}
+		stop()
+		os.Exit(exitCode(err))
+	}
+}
+
+func exitCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `shipgraph: the Shipgraph GraphQL API server.
+
+Usage:
+  shipgraph serve [flags]           serve the API (GraphiQL at /, GraphQL at /graphql)
+  shipgraph migrate up|down|status  apply, roll back (one step) or list migrations
+  shipgraph seed [--features N]     load demo data, topping up to N features
+  shipgraph version                 print the version
+
+Configuration comes from the environment and an optional .env file:
+  DATABASE_URL, SHIPGRAPH_ADDR, SHIPGRAPH_LOG_LEVEL, SHIPGRAPH_LOG_FORMAT, …
+(see the README for every setting). Run "shipgraph COMMAND --help" for flags.
+`
+
+// run is the whole program; main only adapts it to the process. Tests call
+// it directly, with their own arguments, environment and output.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	getenv, err := envWithDotenv(getenv)
+	if err != nil {
+		return err
+	}
+	cmd, rest := args[1], args[2:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, rest, getenv, stdout, stderr)
+	case "seed":
+		return seedCmd(ctx, rest, getenv, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "shipgraph", buildVersion())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
+	return errUsage
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return "dev-" + s.Value[:12]
+			}
+		}
+	}
+	return version
+}
+
+// newFlags returns a flag set whose --help prints to stdout and whose errors
+// go to stderr.
+func newFlags(name, synopsis string, stdout, stderr io.Writer) *flag.FlagSet {
+	fl := flag.NewFlagSet(name, flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.Usage = func() {
+		fl.SetOutput(stdout)
+		fmt.Fprintf(stdout, "Usage: shipgraph %s\n\nFlags:\n", synopsis)
+		fl.PrintDefaults()
+		fl.SetOutput(stderr)
+	}
+	return fl
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func openDB(ctx context.Context, cfg config) (*postgres.DB, error) {
+	return postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, ConnectTimeout: cfg.DBConnTimeout})
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	fl := newFlags("serve", "serve [flags]", stdout, stderr)
+	fl.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (SHIPGRAPH_ADDR); port 0 picks a free port")
+	noMigrate := fl.Bool("no-migrate", !cfg.AutoMigrate, "do not apply pending migrations at start (SHIPGRAPH_AUTO_MIGRATE=false)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if !*noMigrate {
+		applied, err := db.MigrateUp(ctx)
+		if err != nil {
+			return err
+		}
+		if len(applied) > 0 {
+			log.Info("migrations applied", "versions", applied)
+		}
+	}
+
+	handler := NewServer(serverDeps{
+		Logger:  log,
+		Store:   postgres.NewStore(db),
+		Ready:   db,
+		Config:  cfg,
+		Version: buildVersion(),
+	})
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	// Tests listen on port 0 and read the real address from this line.
+	log.Info("serving", "addr", "http://"+ln.Addr().String(), "version", buildVersion(), "database", redactURL(cfg.DatabaseURL))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Stop accepting, let requests in flight finish, then close.
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	fl := newFlags("migrate", "migrate up|down|status", stdout, stderr)
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if fl.NArg() != 1 {
+		fl.Usage()
+		return errUsage
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch fl.Arg(0) {
+	case "up", "down":
+		apply := db.MigrateUp
+		if fl.Arg(0) == "down" {
+			apply = db.MigrateDown
+		}
+		versions, err := apply(ctx)
+		for _, v := range versions {
+			fmt.Fprintf(stdout, "migrated %s: %d\n", fl.Arg(0), v)
+		}
+		if err == nil && len(versions) == 0 {
+			fmt.Fprintln(stdout, "nothing to migrate")
+		}
+		return err
+	case "status":
+		st, err := db.MigrationStatus(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range st {
+			state := "pending"
+			if s.Applied {
+				state = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(stdout, "%05d  %-40s %s\n", s.Version, s.Name, state)
+		}
+		return nil
+	}
+	fl.Usage()
+	return errUsage
+}
+
+func seedCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	fl := newFlags("seed", "seed [--features N]", stdout, stderr)
+	n := fl.Int("features", 200, "make sure at least this many features exist (tops up, never duplicates)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if *n < 0 {
+		return fmt.Errorf("--features must not be negative")
+	}
+	db, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.MigrateUp(ctx); err != nil {
+		return err
+	}
+	start := time.Now()
+	res, err := seed.Run(ctx, db.Pool, seed.Options{Features: *n})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "seeded %d features, %d test cases, %d builds, %d deployments, %d events in %s (%d features already there)\n",
+		res.Features, res.TestCases, res.Builds, res.Deployments, res.Events, time.Since(start).Round(time.Millisecond), res.Skipped)
+	return nil
+}
