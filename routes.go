@@ -87,7 +87,10 @@ func graphQLHandler(d serverDeps) http.Handler {
 // (SQL, stack, host names) ever reaches a client.
 func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
-		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		// Present a copy: err may wrap this very *gqlerror.Error, and
+		// overwriting its Message would erase the cause before it is logged.
+		presented := *graphql.DefaultErrorPresenter(ctx, err)
+		gqlErr := &presented
 		var se *shipgraph.Error
 		if !errors.As(err, &se) {
 			var ge *gqlerror.Error

@@ -32,7 +32,7 @@ func (o Options) withDefaults() Options {
 		o.Wait = 500 * time.Microsecond
 	}
 	if o.MaxBatch <= 0 {
-		o.MaxBatch = 500
+		o.MaxBatch = 1000
 	}
 	return o
 }
@@ -64,27 +64,43 @@ type Loaders struct {
 // New returns fresh loaders over store.
 func New(store shipgraph.Store, o Options) *Loaders {
 	o = o.withDefaults()
-	return &Loaders{
+	l := &Loaders{
 		feature:    newLoader(o, store.FeaturesByID),
 		testCase:   newLoader(o, store.TestCasesByID),
 		build:      newLoader(o, store.BuildsByID),
 		deployment: newLoader(o, store.DeploymentsByID),
 		event:      newLoader(o, store.EventsByID),
+	}
+	// Every entity a page brings is primed into its by-id loader, so that
+	// following a relation back to it (deployment.build, say) costs nothing.
+	// Root listings have one key per field: waiting for more would only add
+	// latency (repeated keys are served from the loader's cache anyway).
+	root := o
+	root.Wait = time.Nanosecond
+	l.featurePage = newLoader(root, priming(each(store.ListFeatures), l.feature, (*shipgraph.Feature).Key))
+	l.featureCount = newLoader(root, each(store.CountFeatures))
+	l.testCasePage = newLoader(o, priming(store.ListTestCases, l.testCase, (*shipgraph.TestCase).Key))
+	l.testCaseCount = newLoader(o, store.CountTestCases)
+	l.buildPage = newLoader(o, priming(store.ListBuilds, l.build, (*shipgraph.Build).Key))
+	l.buildCount = newLoader(o, store.CountBuilds)
+	l.deploymentPage = newLoader(o, priming(store.ListDeployments, l.deployment, (*shipgraph.Deployment).Key))
+	l.deploymentCount = newLoader(o, store.CountDeployments)
+	l.eventPage = newLoader(o, priming(store.ListEvents, l.event, (*shipgraph.DeploymentEvent).Key))
+	l.eventCount = newLoader(o, store.CountEvents)
+	return l
+}
 
-		featurePage:  newLoader(o, each(store.ListFeatures)),
-		featureCount: newLoader(o, each(store.CountFeatures)),
-
-		testCasePage:  newLoader(o, store.ListTestCases),
-		testCaseCount: newLoader(o, store.CountTestCases),
-
-		buildPage:  newLoader(o, store.ListBuilds),
-		buildCount: newLoader(o, store.CountBuilds),
-
-		deploymentPage:  newLoader(o, store.ListDeployments),
-		deploymentCount: newLoader(o, store.CountDeployments),
-
-		eventPage:  newLoader(o, store.ListEvents),
-		eventCount: newLoader(o, store.CountEvents),
+// priming wraps a page fetch so that it primes the entities' by-id loader.
+func priming[Q any, T any](fetch func(context.Context, []Q) ([]shipgraph.Page[*T], error),
+	byID *dataloader.Loader[int64, *T], key func(*T) int64) func(context.Context, []Q) ([]shipgraph.Page[*T], error) {
+	return func(ctx context.Context, qs []Q) ([]shipgraph.Page[*T], error) {
+		pages, err := fetch(ctx, qs)
+		for _, p := range pages {
+			for _, it := range p.Items {
+				byID.Prime(ctx, key(it), it)
+			}
+		}
+		return pages, err
 	}
 }
 

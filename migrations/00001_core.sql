@@ -25,9 +25,9 @@ CREATE INDEX features_updated_at_idx ON features (updated_at, id);
 CREATE INDEX features_name_idx ON features (name, id);
 CREATE INDEX features_complexity_idx ON features (complexity_points, id);
 CREATE INDEX features_status_idx ON features (status, created_at, id);
--- Substring search over name and description (ILIKE '%term%').
-CREATE INDEX features_search_idx ON features
-    USING gin ((name || ' ' || description) gin_trgm_ops);
+-- Substring search over name or description (ILIKE '%term%').
+CREATE INDEX features_name_trgm_idx ON features USING gin (name gin_trgm_ops);
+CREATE INDEX features_description_trgm_idx ON features USING gin (description gin_trgm_ops);
 
 CREATE TABLE test_cases (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -84,7 +84,10 @@ func (s *Store) UpdateBuildStatus(ctx context.Context, in shipgraph.BuildStatusU
 			RETURNING `+builds.columns, in.ID, in.Status)
 		return err
 	})
-	return b, err
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // BuildsByID returns builds in ids order, nil for missing ones.

@@ -120,8 +120,9 @@ func featureFilter(f shipgraph.FeatureFilter) func(a *sqlArgs) []string {
 			c = append(c, "complexity_points <= "+a.add(f.MaxComplexity))
 		}
 		if f.Search != "" {
-			// The expression matches the trigram index.
-			c = append(c, "(name || ' ' || description) ILIKE "+a.add("%"+likeEscaper.Replace(f.Search)+"%"))
+			// Each side has its own trigram index.
+			p := a.add("%" + likeEscaper.Replace(f.Search) + "%")
+			c = append(c, "(name ILIKE "+p+" OR description ILIKE "+p+")")
 		}
 		return c
 	}

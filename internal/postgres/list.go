@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -32,6 +34,20 @@ func (a *sqlArgs) add(v any) string {
 // sortKey is the column behind an order field and the SQL type its cursor
 // value is cast to.
 type sortKey struct{ column, sqlType string }
+
+// accepts reports whether a cursor value parses as the column's type, so a
+// forged cursor is bad input rather than a failed cast in the database.
+func (k sortKey) accepts(v string) bool {
+	switch k.sqlType {
+	case "timestamptz":
+		_, err := time.Parse(time.RFC3339Nano, v)
+		return err == nil
+	case "integer":
+		_, err := strconv.ParseInt(v, 10, 32)
+		return err == nil
+	}
+	return utf8.ValidString(v) && !strings.ContainsRune(v, 0)
+}
 
 // table describes an entity table for the generic listing code.
 type table struct {
@@ -81,6 +97,14 @@ func (l listing) sql() (string, sqlArgs, error) {
 	}
 	// after/before are positions in the requested order: "after" means
 	// greater when ascending and smaller when descending.
+	for _, c := range []struct {
+		arg string
+		c   *shipgraph.Cursor
+	}{{"after", after}, {"before", before}} {
+		if c.c != nil && !key.accepts(c.c.Value) {
+			return "", nil, shipgraph.InvalidField(c.arg, "%s is not a valid cursor", c.arg)
+		}
+	}
 	cmp := func(c *shipgraph.Cursor, greater bool) string {
 		op := "<"
 		if greater {
@@ -242,17 +266,21 @@ func batch[Q comparable, R any](qs []Q, split func(Q) (group[Q], int64), run fun
 	}
 	out := make([]R, len(qs))
 	for _, g := range order {
-		members := groups[g]
-		parents := make([]int64, len(members))
-		for i, m := range members {
-			parents[i] = m.parent
+		// A parent asked for twice is fetched once and answered twice.
+		var parents []int64
+		slot := map[int64]int{}
+		for _, m := range groups[g] {
+			if _, ok := slot[m.parent]; !ok {
+				slot[m.parent] = len(parents)
+				parents = append(parents, m.parent)
+			}
 		}
 		results, err := run(g, parents)
 		if err != nil {
 			return nil, err
 		}
-		for i, m := range members {
-			out[m.index] = results[i]
+		for _, m := range groups[g] {
+			out[m.index] = results[slot[m.parent]]
 		}
 	}
 	return out, nil

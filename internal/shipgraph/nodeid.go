@@ -67,3 +67,18 @@ func DecodeID(field, s string, want Kind) (int64, error) {
 type Node interface {
 	GlobalID() string
 }
+
+// Key returns the feature's primary key.
+func (f *Feature) Key() int64 { return f.ID }
+
+// Key returns the test case's primary key.
+func (t *TestCase) Key() int64 { return t.ID }
+
+// Key returns the build's primary key.
+func (b *Build) Key() int64 { return b.ID }
+
+// Key returns the deployment's primary key.
+func (d *Deployment) Key() int64 { return d.ID }
+
+// Key returns the event's primary key.
+func (e *DeploymentEvent) Key() int64 { return e.ID }
