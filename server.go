@@ -48,7 +48,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		if !errors.Is(err, errUsage) {
 			fmt.Fprintln(os.Stderr, "shipgraph:", err)
 		}
 		stop()
@@ -56,8 +56,9 @@ func main() {
 	}
 }
 
+// exitCode follows the convention of flag: 2 for a usage error.
 func exitCode(err error) int {
-	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+	if errors.Is(err, errUsage) {
 		return 2
 	}
 	return 1
@@ -90,22 +91,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	cmd, rest := args[1], args[2:]
+	var sub func(context.Context, []string, func(string) string, io.Writer, io.Writer) error
 	switch cmd {
 	case "serve":
-		return serve(ctx, rest, getenv, stdout, stderr)
+		sub = serve
 	case "migrate":
-		return migrate(ctx, rest, getenv, stdout, stderr)
+		sub = migrate
 	case "seed":
-		return seedCmd(ctx, rest, getenv, stdout, stderr)
+		sub = seedCmd
 	case "version", "--version":
 		fmt.Fprintln(stdout, "shipgraph", buildVersion())
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
+		return errUsage
 	}
-	fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
-	return errUsage
+	if err := sub(ctx, rest, getenv, stdout, stderr); !errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return nil // asking for help is not a failure
 }
 
 func buildVersion() string {

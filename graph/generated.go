@@ -1386,12 +1386,12 @@ type BuildEdge {
 
 extend type Mutation {
   "Records a new build of a feature; it gets the feature's next number and starts QUEUED."
-  createBuild(input: CreateBuildInput!): CreateBuildPayload!
+  createBuild("The build to record." input: CreateBuildInput!): CreateBuildPayload!
   """
   Moves a build to another status (see ` + "`" + `BuildStatus` + "`" + ` for the legal moves).
   Setting the status it already has is a no-op, so retries are safe.
   """
-  updateBuildStatus(input: UpdateBuildStatusInput!): UpdateBuildStatusPayload!
+  updateBuildStatus("The build and the status to move it to." input: UpdateBuildStatusInput!): UpdateBuildStatusPayload!
 }
 
 "The input of ` + "`" + `createBuild` + "`" + `."
@@ -1744,14 +1744,14 @@ type FeatureEdge {
 
 extend type Mutation {
   "Creates a feature."
-  createFeature(input: CreateFeatureInput!): CreateFeaturePayload!
+  createFeature("The feature to create." input: CreateFeatureInput!): CreateFeaturePayload!
   "Changes the given fields of a feature and leaves the others alone."
-  updateFeature(input: UpdateFeatureInput!): UpdateFeaturePayload!
+  updateFeature("The feature to change and its new values." input: UpdateFeatureInput!): UpdateFeaturePayload!
   """
   Deletes a feature with its test cases, builds and deployments. Refused with
   ` + "`" + `CONFLICT` + "`" + ` while one of its deployments is queued or in progress.
   """
-  deleteFeature(input: DeleteFeatureInput!): DeleteFeaturePayload!
+  deleteFeature("The feature to delete." input: DeleteFeatureInput!): DeleteFeaturePayload!
 }
 
 "The input of ` + "`" + `createFeature` + "`" + `."
@@ -1987,11 +1987,11 @@ type TestCaseEdge {
 
 extend type Mutation {
   "Adds a test case to a feature."
-  createTestCase(input: CreateTestCaseInput!): CreateTestCasePayload!
+  createTestCase("The test case to add." input: CreateTestCaseInput!): CreateTestCasePayload!
   "Changes the given fields of a test case, e.g. records a run's outcome."
-  updateTestCase(input: UpdateTestCaseInput!): UpdateTestCasePayload!
+  updateTestCase("The test case to change and its new values." input: UpdateTestCaseInput!): UpdateTestCasePayload!
   "Deletes a test case."
-  deleteTestCase(input: DeleteTestCaseInput!): DeleteTestCasePayload!
+  deleteTestCase("The test case to delete." input: DeleteTestCaseInput!): DeleteTestCasePayload!
 }
 
 "The input of ` + "`" + `createTestCase` + "`" + `."

@@ -12,6 +12,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/graph-gophers/dataloader/v7"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 )
@@ -180,4 +181,15 @@ func (Extension) Validate(graphql.ExecutableSchema) error { return nil }
 // InterceptResponse implements graphql.ResponseInterceptor.
 func (e Extension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	return next(With(ctx, New(e.Store, e.Options)))
+}
+
+// InterceptRootField implements graphql.RootFieldInterceptor. The fields of
+// a mutation run one after another and each must see what the ones before
+// it wrote, so each gets loaders of its own; the fields of a query share
+// theirs, to batch across them.
+func (e Extension) InterceptRootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Mutation {
+		ctx = With(ctx, New(e.Store, e.Options))
+	}
+	return next(ctx)
 }

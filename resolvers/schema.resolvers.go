@@ -64,6 +64,15 @@ func (r *queryResolver) Features(ctx context.Context, first *int, after *string,
 		q.Order = order(orderBy.Field, orderBy.Direction, true, q.Order)
 	}
 	if filter != nil {
+		// Zero means "no bound" in the domain; from a client it is out of range.
+		for _, b := range []struct {
+			field string
+			p     *int
+		}{{"filter.minComplexity", filter.MinComplexity}, {"filter.maxComplexity", filter.MaxComplexity}} {
+			if b.p != nil && *b.p == 0 {
+				return nil, shipgraph.InvalidField(b.field, "%s must be between %d and %d", b.field, shipgraph.MinComplexityPoints, shipgraph.MaxComplexityPoints)
+			}
+		}
 		q.Filter = shipgraph.FeatureFilter{
 			Status:        deref(filter.Status),
 			MinComplexity: deref(filter.MinComplexity),
