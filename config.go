@@ -26,6 +26,7 @@ type config struct {
 	ShutdownTimeout time.Duration // SHIPGRAPH_SHUTDOWN_TIMEOUT
 	LoaderWait      time.Duration // SHIPGRAPH_LOADER_WAIT: batch window of the dataloaders
 	MaxBodyBytes    int64         // SHIPGRAPH_MAX_BODY_BYTES
+	PprofAddr       string        // SHIPGRAPH_PPROF_ADDR: profiler listener, off when empty
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/shipgraph?sslmode=disable"
@@ -59,6 +60,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DatabaseURL: getenv("DATABASE_URL"),
 		Addr:        getenv("SHIPGRAPH_ADDR"),
 		LogFormat:   strings.ToLower(getenv("SHIPGRAPH_LOG_FORMAT")),
+		PprofAddr:   getenv("SHIPGRAPH_PPROF_ADDR"),
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = defaultDatabaseURL

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -264,4 +263,40 @@ func TestServeShutsDownOnCancel(t *testing.T) {
 	}
 }
 
-var _ = fmt.Sprintf
+
+
+func TestPprofIsOffByDefaultAndOnWithTheFlag(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	res, err := http.Get(s.URL + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("pprof on the API port: status %d", res.StatusCode)
+	}
+	if strings.Contains(s.logs.String(), "pprof enabled") {
+		t.Fatal("pprof started without being asked for")
+	}
+
+	on := startServer(t, map[string]string{"SHIPGRAPH_PPROF_ADDR": "127.0.0.1:0"})
+	var addr string
+	for _, line := range strings.Split(on.logs.String(), "\n") {
+		var entry struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "pprof enabled" {
+			addr = entry.Addr
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no pprof listener logged:\n%s", on.logs)
+	}
+	res, err = http.Get(addr + "cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("pprof: status %d", res.StatusCode)
+	}
+}

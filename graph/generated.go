@@ -255,45 +255,33 @@ type ComplexityRoot struct {
 type BuildResolver interface {
 	Feature(ctx context.Context, obj *shipgraph.Build) (*shipgraph.Feature, error)
 
-	Deployments(ctx context.Context, obj *shipgraph.Build, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter) (*shipgraph.DeploymentQuery, error)
+	Deployments(ctx context.Context, obj *shipgraph.Build, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter) (*shipgraph.DeploymentConnection, error)
 }
 type BuildConnectionResolver interface {
-	Edges(ctx context.Context, obj *shipgraph.BuildQuery) ([]*model.BuildEdge, error)
-	Nodes(ctx context.Context, obj *shipgraph.BuildQuery) ([]*shipgraph.Build, error)
-	PageInfo(ctx context.Context, obj *shipgraph.BuildQuery) (*model.PageInfo, error)
-	TotalCount(ctx context.Context, obj *shipgraph.BuildQuery) (int, error)
+	TotalCount(ctx context.Context, obj *shipgraph.BuildConnection) (int, error)
 }
 type DeploymentResolver interface {
 	Build(ctx context.Context, obj *shipgraph.Deployment) (*shipgraph.Build, error)
 	Feature(ctx context.Context, obj *shipgraph.Deployment) (*shipgraph.Feature, error)
 
-	Events(ctx context.Context, obj *shipgraph.Deployment, first *int, after *string, last *int, before *string) (*shipgraph.EventQuery, error)
+	Events(ctx context.Context, obj *shipgraph.Deployment, first *int, after *string, last *int, before *string) (*shipgraph.EventConnection, error)
 }
 type DeploymentConnectionResolver interface {
-	Edges(ctx context.Context, obj *shipgraph.DeploymentQuery) ([]*model.DeploymentEdge, error)
-	Nodes(ctx context.Context, obj *shipgraph.DeploymentQuery) ([]*shipgraph.Deployment, error)
-	PageInfo(ctx context.Context, obj *shipgraph.DeploymentQuery) (*model.PageInfo, error)
-	TotalCount(ctx context.Context, obj *shipgraph.DeploymentQuery) (int, error)
+	TotalCount(ctx context.Context, obj *shipgraph.DeploymentConnection) (int, error)
 }
 type DeploymentEventResolver interface {
 	Deployment(ctx context.Context, obj *shipgraph.DeploymentEvent) (*shipgraph.Deployment, error)
 }
 type DeploymentEventConnectionResolver interface {
-	Edges(ctx context.Context, obj *shipgraph.EventQuery) ([]*model.DeploymentEventEdge, error)
-	Nodes(ctx context.Context, obj *shipgraph.EventQuery) ([]*shipgraph.DeploymentEvent, error)
-	PageInfo(ctx context.Context, obj *shipgraph.EventQuery) (*model.PageInfo, error)
-	TotalCount(ctx context.Context, obj *shipgraph.EventQuery) (int, error)
+	TotalCount(ctx context.Context, obj *shipgraph.EventConnection) (int, error)
 }
 type FeatureResolver interface {
-	TestCases(ctx context.Context, obj *shipgraph.Feature, first *int, after *string, last *int, before *string, filter *model.TestCaseFilter) (*shipgraph.TestCaseQuery, error)
-	Builds(ctx context.Context, obj *shipgraph.Feature, first *int, after *string, last *int, before *string, filter *model.BuildFilter) (*shipgraph.BuildQuery, error)
-	Deployments(ctx context.Context, obj *shipgraph.Feature, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter) (*shipgraph.DeploymentQuery, error)
+	TestCases(ctx context.Context, obj *shipgraph.Feature, first *int, after *string, last *int, before *string, filter *model.TestCaseFilter) (*shipgraph.TestCaseConnection, error)
+	Builds(ctx context.Context, obj *shipgraph.Feature, first *int, after *string, last *int, before *string, filter *model.BuildFilter) (*shipgraph.BuildConnection, error)
+	Deployments(ctx context.Context, obj *shipgraph.Feature, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter) (*shipgraph.DeploymentConnection, error)
 }
 type FeatureConnectionResolver interface {
-	Edges(ctx context.Context, obj *shipgraph.FeatureQuery) ([]*model.FeatureEdge, error)
-	Nodes(ctx context.Context, obj *shipgraph.FeatureQuery) ([]*shipgraph.Feature, error)
-	PageInfo(ctx context.Context, obj *shipgraph.FeatureQuery) (*model.PageInfo, error)
-	TotalCount(ctx context.Context, obj *shipgraph.FeatureQuery) (int, error)
+	TotalCount(ctx context.Context, obj *shipgraph.FeatureConnection) (int, error)
 }
 type MutationResolver interface {
 	CreateBuild(ctx context.Context, input model.CreateBuildInput) (*model.CreateBuildPayload, error)
@@ -309,20 +297,17 @@ type QueryResolver interface {
 	Node(ctx context.Context, id string) (shipgraph.Node, error)
 	Nodes(ctx context.Context, ids []string) ([]shipgraph.Node, error)
 	Feature(ctx context.Context, id string) (*shipgraph.Feature, error)
-	Features(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.FeatureFilter, orderBy *model.FeatureOrder) (*shipgraph.FeatureQuery, error)
+	Features(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.FeatureFilter, orderBy *model.FeatureOrder) (*shipgraph.FeatureConnection, error)
 	Build(ctx context.Context, id string) (*shipgraph.Build, error)
-	Builds(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.BuildFilter, orderBy *model.BuildOrder) (*shipgraph.BuildQuery, error)
+	Builds(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.BuildFilter, orderBy *model.BuildOrder) (*shipgraph.BuildConnection, error)
 	Deployment(ctx context.Context, id string) (*shipgraph.Deployment, error)
-	Deployments(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter, orderBy *model.DeploymentOrder) (*shipgraph.DeploymentQuery, error)
+	Deployments(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter, orderBy *model.DeploymentOrder) (*shipgraph.DeploymentConnection, error)
 }
 type TestCaseResolver interface {
 	Feature(ctx context.Context, obj *shipgraph.TestCase) (*shipgraph.Feature, error)
 }
 type TestCaseConnectionResolver interface {
-	Edges(ctx context.Context, obj *shipgraph.TestCaseQuery) ([]*model.TestCaseEdge, error)
-	Nodes(ctx context.Context, obj *shipgraph.TestCaseQuery) ([]*shipgraph.TestCase, error)
-	PageInfo(ctx context.Context, obj *shipgraph.TestCaseQuery) (*model.PageInfo, error)
-	TotalCount(ctx context.Context, obj *shipgraph.TestCaseQuery) (int, error)
+	TotalCount(ctx context.Context, obj *shipgraph.TestCaseConnection) (int, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -3455,8 +3440,8 @@ func (ec *executionContext) _Build_deployments(ctx context.Context, field graphq
 			return ec.Resolvers.Build().Deployments(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.DeploymentFilter))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.DeploymentQuery) graphql.Marshaler {
-			return ec.marshalNDeploymentConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentQuery(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.DeploymentConnection) graphql.Marshaler {
+			return ec.marshalNDeploymentConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3486,7 +3471,7 @@ func (ec *executionContext) fieldContext_Build_deployments(ctx context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _BuildConnection_edges(ctx context.Context, field graphql.CollectedField, obj *shipgraph.BuildQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _BuildConnection_edges(ctx context.Context, field graphql.CollectedField, obj *shipgraph.BuildConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3495,11 +3480,11 @@ func (ec *executionContext) _BuildConnection_edges(ctx context.Context, field gr
 			return ec.fieldContext_BuildConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.BuildConnection().Edges(ctx, obj)
+			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.BuildEdge) graphql.Marshaler {
-			return ec.marshalNBuildEdge2ᚕᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐBuildEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []shipgraph.BuildEdge) graphql.Marshaler {
+			return ec.marshalNBuildEdge2ᚕgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐBuildEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3510,7 +3495,7 @@ func (ec *executionContext) fieldContext_BuildConnection_edges(_ context.Context
 		Object:     "BuildConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_BuildEdge(ctx, field)
 		},
@@ -3518,7 +3503,7 @@ func (ec *executionContext) fieldContext_BuildConnection_edges(_ context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _BuildConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *shipgraph.BuildQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _BuildConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *shipgraph.BuildConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3527,7 +3512,7 @@ func (ec *executionContext) _BuildConnection_nodes(ctx context.Context, field gr
 			return ec.fieldContext_BuildConnection_nodes(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.BuildConnection().Nodes(ctx, obj)
+			return obj.Nodes(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*shipgraph.Build) graphql.Marshaler {
@@ -3542,7 +3527,7 @@ func (ec *executionContext) fieldContext_BuildConnection_nodes(_ context.Context
 		Object:     "BuildConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Build(ctx, field)
 		},
@@ -3550,7 +3535,7 @@ func (ec *executionContext) fieldContext_BuildConnection_nodes(_ context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _BuildConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *shipgraph.BuildQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _BuildConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *shipgraph.BuildConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3559,11 +3544,11 @@ func (ec *executionContext) _BuildConnection_pageInfo(ctx context.Context, field
 			return ec.fieldContext_BuildConnection_pageInfo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.BuildConnection().PageInfo(ctx, obj)
+			return obj.PageInfo(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v shipgraph.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3574,7 +3559,7 @@ func (ec *executionContext) fieldContext_BuildConnection_pageInfo(_ context.Cont
 		Object:     "BuildConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
 		},
@@ -3582,7 +3567,7 @@ func (ec *executionContext) fieldContext_BuildConnection_pageInfo(_ context.Cont
 	return fc, nil
 }
 
-func (ec *executionContext) _BuildConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *shipgraph.BuildQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _BuildConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *shipgraph.BuildConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3605,7 +3590,7 @@ func (ec *executionContext) fieldContext_BuildConnection_totalCount(_ context.Co
 	return graphql.NewScalarFieldContext("BuildConnection", field, true, true, "Int")
 }
 
-func (ec *executionContext) _BuildEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.BuildEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _BuildEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *shipgraph.BuildEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3628,7 +3613,7 @@ func (ec *executionContext) fieldContext_BuildEdge_cursor(_ context.Context, fie
 	return graphql.NewScalarFieldContext("BuildEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _BuildEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.BuildEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _BuildEdge_node(ctx context.Context, field graphql.CollectedField, obj *shipgraph.BuildEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3967,7 +3952,7 @@ func (ec *executionContext) _Deployment_stages(ctx context.Context, field graphq
 			return ec.fieldContext_Deployment_stages(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Stages, nil
+			return obj.Stages()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []shipgraph.DeploymentStage) graphql.Marshaler {
@@ -3981,7 +3966,7 @@ func (ec *executionContext) fieldContext_Deployment_stages(_ context.Context, fi
 	fc = &graphql.FieldContext{
 		Object:     "Deployment",
 		Field:      field,
-		IsMethod:   false,
+		IsMethod:   true,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_DeploymentStage(ctx, field)
@@ -4141,8 +4126,8 @@ func (ec *executionContext) _Deployment_events(ctx context.Context, field graphq
 			return ec.Resolvers.Deployment().Events(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.EventQuery) graphql.Marshaler {
-			return ec.marshalNDeploymentEventConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐEventQuery(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.EventConnection) graphql.Marshaler {
+			return ec.marshalNDeploymentEventConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐEventConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4172,7 +4157,7 @@ func (ec *executionContext) fieldContext_Deployment_events(ctx context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _DeploymentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *shipgraph.DeploymentQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _DeploymentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *shipgraph.DeploymentConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4181,11 +4166,11 @@ func (ec *executionContext) _DeploymentConnection_edges(ctx context.Context, fie
 			return ec.fieldContext_DeploymentConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.DeploymentConnection().Edges(ctx, obj)
+			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.DeploymentEdge) graphql.Marshaler {
-			return ec.marshalNDeploymentEdge2ᚕᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐDeploymentEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []shipgraph.DeploymentEdge) graphql.Marshaler {
+			return ec.marshalNDeploymentEdge2ᚕgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4196,7 +4181,7 @@ func (ec *executionContext) fieldContext_DeploymentConnection_edges(_ context.Co
 		Object:     "DeploymentConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_DeploymentEdge(ctx, field)
 		},
@@ -4204,7 +4189,7 @@ func (ec *executionContext) fieldContext_DeploymentConnection_edges(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _DeploymentConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *shipgraph.DeploymentQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _DeploymentConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *shipgraph.DeploymentConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4213,7 +4198,7 @@ func (ec *executionContext) _DeploymentConnection_nodes(ctx context.Context, fie
 			return ec.fieldContext_DeploymentConnection_nodes(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.DeploymentConnection().Nodes(ctx, obj)
+			return obj.Nodes(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*shipgraph.Deployment) graphql.Marshaler {
@@ -4228,7 +4213,7 @@ func (ec *executionContext) fieldContext_DeploymentConnection_nodes(_ context.Co
 		Object:     "DeploymentConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Deployment(ctx, field)
 		},
@@ -4236,7 +4221,7 @@ func (ec *executionContext) fieldContext_DeploymentConnection_nodes(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _DeploymentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *shipgraph.DeploymentQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _DeploymentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *shipgraph.DeploymentConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4245,11 +4230,11 @@ func (ec *executionContext) _DeploymentConnection_pageInfo(ctx context.Context, 
 			return ec.fieldContext_DeploymentConnection_pageInfo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.DeploymentConnection().PageInfo(ctx, obj)
+			return obj.PageInfo(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v shipgraph.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4260,7 +4245,7 @@ func (ec *executionContext) fieldContext_DeploymentConnection_pageInfo(_ context
 		Object:     "DeploymentConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
 		},
@@ -4268,7 +4253,7 @@ func (ec *executionContext) fieldContext_DeploymentConnection_pageInfo(_ context
 	return fc, nil
 }
 
-func (ec *executionContext) _DeploymentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *shipgraph.DeploymentQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _DeploymentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *shipgraph.DeploymentConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4291,7 +4276,7 @@ func (ec *executionContext) fieldContext_DeploymentConnection_totalCount(_ conte
 	return graphql.NewScalarFieldContext("DeploymentConnection", field, true, true, "Int")
 }
 
-func (ec *executionContext) _DeploymentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _DeploymentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *shipgraph.DeploymentEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4314,7 +4299,7 @@ func (ec *executionContext) fieldContext_DeploymentEdge_cursor(_ context.Context
 	return graphql.NewScalarFieldContext("DeploymentEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _DeploymentEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _DeploymentEdge_node(ctx context.Context, field graphql.CollectedField, obj *shipgraph.DeploymentEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4562,7 +4547,7 @@ func (ec *executionContext) fieldContext_DeploymentEvent_occurredAt(_ context.Co
 	return graphql.NewScalarFieldContext("DeploymentEvent", field, false, false, "DateTime")
 }
 
-func (ec *executionContext) _DeploymentEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *shipgraph.EventQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _DeploymentEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *shipgraph.EventConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4571,11 +4556,11 @@ func (ec *executionContext) _DeploymentEventConnection_edges(ctx context.Context
 			return ec.fieldContext_DeploymentEventConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.DeploymentEventConnection().Edges(ctx, obj)
+			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.DeploymentEventEdge) graphql.Marshaler {
-			return ec.marshalNDeploymentEventEdge2ᚕᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐDeploymentEventEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []shipgraph.EventEdge) graphql.Marshaler {
+			return ec.marshalNDeploymentEventEdge2ᚕgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐEventEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4586,7 +4571,7 @@ func (ec *executionContext) fieldContext_DeploymentEventConnection_edges(_ conte
 		Object:     "DeploymentEventConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_DeploymentEventEdge(ctx, field)
 		},
@@ -4594,7 +4579,7 @@ func (ec *executionContext) fieldContext_DeploymentEventConnection_edges(_ conte
 	return fc, nil
 }
 
-func (ec *executionContext) _DeploymentEventConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *shipgraph.EventQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _DeploymentEventConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *shipgraph.EventConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4603,7 +4588,7 @@ func (ec *executionContext) _DeploymentEventConnection_nodes(ctx context.Context
 			return ec.fieldContext_DeploymentEventConnection_nodes(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.DeploymentEventConnection().Nodes(ctx, obj)
+			return obj.Nodes(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*shipgraph.DeploymentEvent) graphql.Marshaler {
@@ -4618,7 +4603,7 @@ func (ec *executionContext) fieldContext_DeploymentEventConnection_nodes(_ conte
 		Object:     "DeploymentEventConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_DeploymentEvent(ctx, field)
 		},
@@ -4626,7 +4611,7 @@ func (ec *executionContext) fieldContext_DeploymentEventConnection_nodes(_ conte
 	return fc, nil
 }
 
-func (ec *executionContext) _DeploymentEventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *shipgraph.EventQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _DeploymentEventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *shipgraph.EventConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4635,11 +4620,11 @@ func (ec *executionContext) _DeploymentEventConnection_pageInfo(ctx context.Cont
 			return ec.fieldContext_DeploymentEventConnection_pageInfo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.DeploymentEventConnection().PageInfo(ctx, obj)
+			return obj.PageInfo(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v shipgraph.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4650,7 +4635,7 @@ func (ec *executionContext) fieldContext_DeploymentEventConnection_pageInfo(_ co
 		Object:     "DeploymentEventConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
 		},
@@ -4658,7 +4643,7 @@ func (ec *executionContext) fieldContext_DeploymentEventConnection_pageInfo(_ co
 	return fc, nil
 }
 
-func (ec *executionContext) _DeploymentEventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *shipgraph.EventQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _DeploymentEventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *shipgraph.EventConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4681,7 +4666,7 @@ func (ec *executionContext) fieldContext_DeploymentEventConnection_totalCount(_ 
 	return graphql.NewScalarFieldContext("DeploymentEventConnection", field, true, true, "Int")
 }
 
-func (ec *executionContext) _DeploymentEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentEventEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _DeploymentEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *shipgraph.EventEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4704,7 +4689,7 @@ func (ec *executionContext) fieldContext_DeploymentEventEdge_cursor(_ context.Co
 	return graphql.NewScalarFieldContext("DeploymentEventEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _DeploymentEventEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DeploymentEventEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _DeploymentEventEdge_node(ctx context.Context, field graphql.CollectedField, obj *shipgraph.EventEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5048,8 +5033,8 @@ func (ec *executionContext) _Feature_testCases(ctx context.Context, field graphq
 			return ec.Resolvers.Feature().TestCases(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.TestCaseFilter))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.TestCaseQuery) graphql.Marshaler {
-			return ec.marshalNTestCaseConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐTestCaseQuery(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.TestCaseConnection) graphql.Marshaler {
+			return ec.marshalNTestCaseConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐTestCaseConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5092,8 +5077,8 @@ func (ec *executionContext) _Feature_builds(ctx context.Context, field graphql.C
 			return ec.Resolvers.Feature().Builds(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.BuildFilter))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.BuildQuery) graphql.Marshaler {
-			return ec.marshalNBuildConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐBuildQuery(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.BuildConnection) graphql.Marshaler {
+			return ec.marshalNBuildConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐBuildConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5136,8 +5121,8 @@ func (ec *executionContext) _Feature_deployments(ctx context.Context, field grap
 			return ec.Resolvers.Feature().Deployments(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.DeploymentFilter))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.DeploymentQuery) graphql.Marshaler {
-			return ec.marshalNDeploymentConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentQuery(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.DeploymentConnection) graphql.Marshaler {
+			return ec.marshalNDeploymentConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5167,7 +5152,7 @@ func (ec *executionContext) fieldContext_Feature_deployments(ctx context.Context
 	return fc, nil
 }
 
-func (ec *executionContext) _FeatureConnection_edges(ctx context.Context, field graphql.CollectedField, obj *shipgraph.FeatureQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _FeatureConnection_edges(ctx context.Context, field graphql.CollectedField, obj *shipgraph.FeatureConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5176,11 +5161,11 @@ func (ec *executionContext) _FeatureConnection_edges(ctx context.Context, field 
 			return ec.fieldContext_FeatureConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.FeatureConnection().Edges(ctx, obj)
+			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.FeatureEdge) graphql.Marshaler {
-			return ec.marshalNFeatureEdge2ᚕᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐFeatureEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []shipgraph.FeatureEdge) graphql.Marshaler {
+			return ec.marshalNFeatureEdge2ᚕgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐFeatureEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5191,7 +5176,7 @@ func (ec *executionContext) fieldContext_FeatureConnection_edges(_ context.Conte
 		Object:     "FeatureConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_FeatureEdge(ctx, field)
 		},
@@ -5199,7 +5184,7 @@ func (ec *executionContext) fieldContext_FeatureConnection_edges(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _FeatureConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *shipgraph.FeatureQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _FeatureConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *shipgraph.FeatureConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5208,7 +5193,7 @@ func (ec *executionContext) _FeatureConnection_nodes(ctx context.Context, field 
 			return ec.fieldContext_FeatureConnection_nodes(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.FeatureConnection().Nodes(ctx, obj)
+			return obj.Nodes(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*shipgraph.Feature) graphql.Marshaler {
@@ -5223,7 +5208,7 @@ func (ec *executionContext) fieldContext_FeatureConnection_nodes(_ context.Conte
 		Object:     "FeatureConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Feature(ctx, field)
 		},
@@ -5231,7 +5216,7 @@ func (ec *executionContext) fieldContext_FeatureConnection_nodes(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _FeatureConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *shipgraph.FeatureQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _FeatureConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *shipgraph.FeatureConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5240,11 +5225,11 @@ func (ec *executionContext) _FeatureConnection_pageInfo(ctx context.Context, fie
 			return ec.fieldContext_FeatureConnection_pageInfo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.FeatureConnection().PageInfo(ctx, obj)
+			return obj.PageInfo(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v shipgraph.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5255,7 +5240,7 @@ func (ec *executionContext) fieldContext_FeatureConnection_pageInfo(_ context.Co
 		Object:     "FeatureConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
 		},
@@ -5263,7 +5248,7 @@ func (ec *executionContext) fieldContext_FeatureConnection_pageInfo(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _FeatureConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *shipgraph.FeatureQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _FeatureConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *shipgraph.FeatureConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5286,7 +5271,7 @@ func (ec *executionContext) fieldContext_FeatureConnection_totalCount(_ context.
 	return graphql.NewScalarFieldContext("FeatureConnection", field, true, true, "Int")
 }
 
-func (ec *executionContext) _FeatureEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.FeatureEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _FeatureEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *shipgraph.FeatureEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5309,7 +5294,7 @@ func (ec *executionContext) fieldContext_FeatureEdge_cursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("FeatureEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _FeatureEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.FeatureEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _FeatureEdge_node(ctx context.Context, field graphql.CollectedField, obj *shipgraph.FeatureEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5693,7 +5678,7 @@ func (ec *executionContext) fieldContext_Mutation_deleteTestCase(ctx context.Con
 	return fc, nil
 }
 
-func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *shipgraph.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5716,7 +5701,7 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *shipgraph.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5739,7 +5724,7 @@ func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Cont
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *shipgraph.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5762,7 +5747,7 @@ func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context,
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
 }
 
-func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *shipgraph.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5930,8 +5915,8 @@ func (ec *executionContext) _Query_features(ctx context.Context, field graphql.C
 			return ec.Resolvers.Query().Features(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.FeatureFilter), fc.Args["orderBy"].(*model.FeatureOrder))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.FeatureQuery) graphql.Marshaler {
-			return ec.marshalNFeatureConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐFeatureQuery(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.FeatureConnection) graphql.Marshaler {
+			return ec.marshalNFeatureConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐFeatureConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6018,8 +6003,8 @@ func (ec *executionContext) _Query_builds(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Query().Builds(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.BuildFilter), fc.Args["orderBy"].(*model.BuildOrder))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.BuildQuery) graphql.Marshaler {
-			return ec.marshalNBuildConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐBuildQuery(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.BuildConnection) graphql.Marshaler {
+			return ec.marshalNBuildConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐBuildConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6106,8 +6091,8 @@ func (ec *executionContext) _Query_deployments(ctx context.Context, field graphq
 			return ec.Resolvers.Query().Deployments(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.DeploymentFilter), fc.Args["orderBy"].(*model.DeploymentOrder))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.DeploymentQuery) graphql.Marshaler {
-			return ec.marshalNDeploymentConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentQuery(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.DeploymentConnection) graphql.Marshaler {
+			return ec.marshalNDeploymentConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6429,7 +6414,7 @@ func (ec *executionContext) fieldContext_TestCase_updatedAt(_ context.Context, f
 	return graphql.NewScalarFieldContext("TestCase", field, false, false, "DateTime")
 }
 
-func (ec *executionContext) _TestCaseConnection_edges(ctx context.Context, field graphql.CollectedField, obj *shipgraph.TestCaseQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _TestCaseConnection_edges(ctx context.Context, field graphql.CollectedField, obj *shipgraph.TestCaseConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6438,11 +6423,11 @@ func (ec *executionContext) _TestCaseConnection_edges(ctx context.Context, field
 			return ec.fieldContext_TestCaseConnection_edges(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TestCaseConnection().Edges(ctx, obj)
+			return obj.Edges(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.TestCaseEdge) graphql.Marshaler {
-			return ec.marshalNTestCaseEdge2ᚕᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐTestCaseEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []shipgraph.TestCaseEdge) graphql.Marshaler {
+			return ec.marshalNTestCaseEdge2ᚕgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐTestCaseEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6453,7 +6438,7 @@ func (ec *executionContext) fieldContext_TestCaseConnection_edges(_ context.Cont
 		Object:     "TestCaseConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TestCaseEdge(ctx, field)
 		},
@@ -6461,7 +6446,7 @@ func (ec *executionContext) fieldContext_TestCaseConnection_edges(_ context.Cont
 	return fc, nil
 }
 
-func (ec *executionContext) _TestCaseConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *shipgraph.TestCaseQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _TestCaseConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *shipgraph.TestCaseConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6470,7 +6455,7 @@ func (ec *executionContext) _TestCaseConnection_nodes(ctx context.Context, field
 			return ec.fieldContext_TestCaseConnection_nodes(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TestCaseConnection().Nodes(ctx, obj)
+			return obj.Nodes(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*shipgraph.TestCase) graphql.Marshaler {
@@ -6485,7 +6470,7 @@ func (ec *executionContext) fieldContext_TestCaseConnection_nodes(_ context.Cont
 		Object:     "TestCaseConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TestCase(ctx, field)
 		},
@@ -6493,7 +6478,7 @@ func (ec *executionContext) fieldContext_TestCaseConnection_nodes(_ context.Cont
 	return fc, nil
 }
 
-func (ec *executionContext) _TestCaseConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *shipgraph.TestCaseQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _TestCaseConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *shipgraph.TestCaseConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6502,11 +6487,11 @@ func (ec *executionContext) _TestCaseConnection_pageInfo(ctx context.Context, fi
 			return ec.fieldContext_TestCaseConnection_pageInfo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.TestCaseConnection().PageInfo(ctx, obj)
+			return obj.PageInfo(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
-			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v shipgraph.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐPageInfo(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6517,7 +6502,7 @@ func (ec *executionContext) fieldContext_TestCaseConnection_pageInfo(_ context.C
 		Object:     "TestCaseConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
 		},
@@ -6525,7 +6510,7 @@ func (ec *executionContext) fieldContext_TestCaseConnection_pageInfo(_ context.C
 	return fc, nil
 }
 
-func (ec *executionContext) _TestCaseConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *shipgraph.TestCaseQuery) (ret graphql.Marshaler) {
+func (ec *executionContext) _TestCaseConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *shipgraph.TestCaseConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6548,7 +6533,7 @@ func (ec *executionContext) fieldContext_TestCaseConnection_totalCount(_ context
 	return graphql.NewScalarFieldContext("TestCaseConnection", field, true, true, "Int")
 }
 
-func (ec *executionContext) _TestCaseEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TestCaseEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _TestCaseEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *shipgraph.TestCaseEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6571,7 +6556,7 @@ func (ec *executionContext) fieldContext_TestCaseEdge_cursor(_ context.Context, 
 	return graphql.NewScalarFieldContext("TestCaseEdge", field, false, false, "String")
 }
 
-func (ec *executionContext) _TestCaseEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.TestCaseEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _TestCaseEdge_node(ctx context.Context, field graphql.CollectedField, obj *shipgraph.TestCaseEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8762,7 +8747,7 @@ func (ec *executionContext) _Build(ctx context.Context, sel ast.SelectionSet, ob
 
 var buildConnectionImplementors = []string{"BuildConnection"}
 
-func (ec *executionContext) _BuildConnection(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.BuildQuery) graphql.Marshaler {
+func (ec *executionContext) _BuildConnection(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.BuildConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, buildConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8772,23 +8757,20 @@ func (ec *executionContext) _BuildConnection(ctx context.Context, sel ast.Select
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("BuildConnection")
 		case "edges":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._BuildConnection_edges(ctx, field, obj)
-				})
+			out.Values[i] = ec._BuildConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "nodes":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._BuildConnection_nodes(ctx, field, obj)
-				})
+			out.Values[i] = ec._BuildConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "pageInfo":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._BuildConnection_pageInfo(ctx, field, obj)
-				})
+			out.Values[i] = ec._BuildConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "totalCount":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -8814,7 +8796,7 @@ func (ec *executionContext) _BuildConnection(ctx context.Context, sel ast.Select
 
 var buildEdgeImplementors = []string{"BuildEdge"}
 
-func (ec *executionContext) _BuildEdge(ctx context.Context, sel ast.SelectionSet, obj *model.BuildEdge) graphql.Marshaler {
+func (ec *executionContext) _BuildEdge(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.BuildEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, buildEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -9118,7 +9100,7 @@ func (ec *executionContext) _Deployment(ctx context.Context, sel ast.SelectionSe
 
 var deploymentConnectionImplementors = []string{"DeploymentConnection"}
 
-func (ec *executionContext) _DeploymentConnection(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.DeploymentQuery) graphql.Marshaler {
+func (ec *executionContext) _DeploymentConnection(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.DeploymentConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, deploymentConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -9128,23 +9110,20 @@ func (ec *executionContext) _DeploymentConnection(ctx context.Context, sel ast.S
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("DeploymentConnection")
 		case "edges":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._DeploymentConnection_edges(ctx, field, obj)
-				})
+			out.Values[i] = ec._DeploymentConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "nodes":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._DeploymentConnection_nodes(ctx, field, obj)
-				})
+			out.Values[i] = ec._DeploymentConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "pageInfo":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._DeploymentConnection_pageInfo(ctx, field, obj)
-				})
+			out.Values[i] = ec._DeploymentConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "totalCount":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -9170,7 +9149,7 @@ func (ec *executionContext) _DeploymentConnection(ctx context.Context, sel ast.S
 
 var deploymentEdgeImplementors = []string{"DeploymentEdge"}
 
-func (ec *executionContext) _DeploymentEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DeploymentEdge) graphql.Marshaler {
+func (ec *executionContext) _DeploymentEdge(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.DeploymentEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, deploymentEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -9282,7 +9261,7 @@ func (ec *executionContext) _DeploymentEvent(ctx context.Context, sel ast.Select
 
 var deploymentEventConnectionImplementors = []string{"DeploymentEventConnection"}
 
-func (ec *executionContext) _DeploymentEventConnection(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.EventQuery) graphql.Marshaler {
+func (ec *executionContext) _DeploymentEventConnection(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.EventConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, deploymentEventConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -9292,23 +9271,20 @@ func (ec *executionContext) _DeploymentEventConnection(ctx context.Context, sel 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("DeploymentEventConnection")
 		case "edges":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._DeploymentEventConnection_edges(ctx, field, obj)
-				})
+			out.Values[i] = ec._DeploymentEventConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "nodes":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._DeploymentEventConnection_nodes(ctx, field, obj)
-				})
+			out.Values[i] = ec._DeploymentEventConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "pageInfo":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._DeploymentEventConnection_pageInfo(ctx, field, obj)
-				})
+			out.Values[i] = ec._DeploymentEventConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "totalCount":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -9334,7 +9310,7 @@ func (ec *executionContext) _DeploymentEventConnection(ctx context.Context, sel 
 
 var deploymentEventEdgeImplementors = []string{"DeploymentEventEdge"}
 
-func (ec *executionContext) _DeploymentEventEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DeploymentEventEdge) graphql.Marshaler {
+func (ec *executionContext) _DeploymentEventEdge(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.EventEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, deploymentEventEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -9511,7 +9487,7 @@ func (ec *executionContext) _Feature(ctx context.Context, sel ast.SelectionSet, 
 
 var featureConnectionImplementors = []string{"FeatureConnection"}
 
-func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.FeatureQuery) graphql.Marshaler {
+func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.FeatureConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, featureConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -9521,23 +9497,20 @@ func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.Sele
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("FeatureConnection")
 		case "edges":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FeatureConnection_edges(ctx, field, obj)
-				})
+			out.Values[i] = ec._FeatureConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "nodes":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FeatureConnection_nodes(ctx, field, obj)
-				})
+			out.Values[i] = ec._FeatureConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "pageInfo":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FeatureConnection_pageInfo(ctx, field, obj)
-				})
+			out.Values[i] = ec._FeatureConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "totalCount":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -9563,7 +9536,7 @@ func (ec *executionContext) _FeatureConnection(ctx context.Context, sel ast.Sele
 
 var featureEdgeImplementors = []string{"FeatureEdge"}
 
-func (ec *executionContext) _FeatureEdge(ctx context.Context, sel ast.SelectionSet, obj *model.FeatureEdge) graphql.Marshaler {
+func (ec *executionContext) _FeatureEdge(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.FeatureEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, featureEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -9693,7 +9666,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 
 var pageInfoImplementors = []string{"PageInfo"}
 
-func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
+func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.PageInfo) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -9913,7 +9886,7 @@ func (ec *executionContext) _TestCase(ctx context.Context, sel ast.SelectionSet,
 
 var testCaseConnectionImplementors = []string{"TestCaseConnection"}
 
-func (ec *executionContext) _TestCaseConnection(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.TestCaseQuery) graphql.Marshaler {
+func (ec *executionContext) _TestCaseConnection(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.TestCaseConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, testCaseConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -9923,23 +9896,20 @@ func (ec *executionContext) _TestCaseConnection(ctx context.Context, sel ast.Sel
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("TestCaseConnection")
 		case "edges":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._TestCaseConnection_edges(ctx, field, obj)
-				})
+			out.Values[i] = ec._TestCaseConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "nodes":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._TestCaseConnection_nodes(ctx, field, obj)
-				})
+			out.Values[i] = ec._TestCaseConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "pageInfo":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._TestCaseConnection_pageInfo(ctx, field, obj)
-				})
+			out.Values[i] = ec._TestCaseConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "totalCount":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -9965,7 +9935,7 @@ func (ec *executionContext) _TestCaseConnection(ctx context.Context, sel ast.Sel
 
 var testCaseEdgeImplementors = []string{"TestCaseEdge"}
 
-func (ec *executionContext) _TestCaseEdge(ctx context.Context, sel ast.SelectionSet, obj *model.TestCaseEdge) graphql.Marshaler {
+func (ec *executionContext) _TestCaseEdge(ctx context.Context, sel ast.SelectionSet, obj *shipgraph.TestCaseEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, testCaseEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -10500,7 +10470,7 @@ func (ec *executionContext) marshalNBuild2ᚖgithubᚗcomᚋshipgraphᚋshipgrap
 	return ec._Build(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNBuildConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐBuildQuery(ctx context.Context, sel ast.SelectionSet, v *shipgraph.BuildQuery) graphql.Marshaler {
+func (ec *executionContext) marshalNBuildConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐBuildConnection(ctx context.Context, sel ast.SelectionSet, v *shipgraph.BuildConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "BuildConnection!")
 		return graphql.Null
@@ -10508,11 +10478,15 @@ func (ec *executionContext) marshalNBuildConnection2ᚖgithubᚗcomᚋshipgraph�
 	return ec._BuildConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNBuildEdge2ᚕᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐBuildEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.BuildEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNBuildEdge2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐBuildEdge(ctx context.Context, sel ast.SelectionSet, v shipgraph.BuildEdge) graphql.Marshaler {
+	return ec._BuildEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNBuildEdge2ᚕgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐBuildEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []shipgraph.BuildEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNBuildEdge2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐBuildEdge(ctx, sel, v[i])
+		return ec.marshalNBuildEdge2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐBuildEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -10522,14 +10496,6 @@ func (ec *executionContext) marshalNBuildEdge2ᚕᚖgithubᚗcomᚋshipgraphᚋs
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalNBuildEdge2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐBuildEdge(ctx context.Context, sel ast.SelectionSet, v *model.BuildEdge) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "BuildEdge!")
-		return graphql.Null
-	}
-	return ec._BuildEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNBuildOrderField2githubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐBuildOrderField(ctx context.Context, v any) (model.BuildOrderField, error) {
@@ -10660,7 +10626,7 @@ func (ec *executionContext) marshalNDeployment2ᚖgithubᚗcomᚋshipgraphᚋshi
 	return ec._Deployment(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNDeploymentConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentQuery(ctx context.Context, sel ast.SelectionSet, v *shipgraph.DeploymentQuery) graphql.Marshaler {
+func (ec *executionContext) marshalNDeploymentConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentConnection(ctx context.Context, sel ast.SelectionSet, v *shipgraph.DeploymentConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DeploymentConnection!")
 		return graphql.Null
@@ -10668,11 +10634,15 @@ func (ec *executionContext) marshalNDeploymentConnection2ᚖgithubᚗcomᚋshipg
 	return ec._DeploymentConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNDeploymentEdge2ᚕᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐDeploymentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DeploymentEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNDeploymentEdge2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentEdge(ctx context.Context, sel ast.SelectionSet, v shipgraph.DeploymentEdge) graphql.Marshaler {
+	return ec._DeploymentEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDeploymentEdge2ᚕgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []shipgraph.DeploymentEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNDeploymentEdge2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐDeploymentEdge(ctx, sel, v[i])
+		return ec.marshalNDeploymentEdge2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -10682,14 +10652,6 @@ func (ec *executionContext) marshalNDeploymentEdge2ᚕᚖgithubᚗcomᚋshipgrap
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalNDeploymentEdge2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐDeploymentEdge(ctx context.Context, sel ast.SelectionSet, v *model.DeploymentEdge) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "DeploymentEdge!")
-		return graphql.Null
-	}
-	return ec._DeploymentEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNDeploymentEvent2ᚕᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*shipgraph.DeploymentEvent) graphql.Marshaler {
@@ -10716,7 +10678,7 @@ func (ec *executionContext) marshalNDeploymentEvent2ᚖgithubᚗcomᚋshipgraph�
 	return ec._DeploymentEvent(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNDeploymentEventConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐEventQuery(ctx context.Context, sel ast.SelectionSet, v *shipgraph.EventQuery) graphql.Marshaler {
+func (ec *executionContext) marshalNDeploymentEventConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐEventConnection(ctx context.Context, sel ast.SelectionSet, v *shipgraph.EventConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DeploymentEventConnection!")
 		return graphql.Null
@@ -10724,11 +10686,15 @@ func (ec *executionContext) marshalNDeploymentEventConnection2ᚖgithubᚗcomᚋ
 	return ec._DeploymentEventConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNDeploymentEventEdge2ᚕᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐDeploymentEventEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DeploymentEventEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNDeploymentEventEdge2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐEventEdge(ctx context.Context, sel ast.SelectionSet, v shipgraph.EventEdge) graphql.Marshaler {
+	return ec._DeploymentEventEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDeploymentEventEdge2ᚕgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐEventEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []shipgraph.EventEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNDeploymentEventEdge2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐDeploymentEventEdge(ctx, sel, v[i])
+		return ec.marshalNDeploymentEventEdge2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐEventEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -10738,14 +10704,6 @@ func (ec *executionContext) marshalNDeploymentEventEdge2ᚕᚖgithubᚗcomᚋshi
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalNDeploymentEventEdge2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐDeploymentEventEdge(ctx context.Context, sel ast.SelectionSet, v *model.DeploymentEventEdge) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "DeploymentEventEdge!")
-		return graphql.Null
-	}
-	return ec._DeploymentEventEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDeploymentOrderField2githubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐDeploymentOrderField(ctx context.Context, v any) (model.DeploymentOrderField, error) {
@@ -10817,7 +10775,7 @@ func (ec *executionContext) marshalNFeature2ᚖgithubᚗcomᚋshipgraphᚋshipgr
 	return ec._Feature(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNFeatureConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐFeatureQuery(ctx context.Context, sel ast.SelectionSet, v *shipgraph.FeatureQuery) graphql.Marshaler {
+func (ec *executionContext) marshalNFeatureConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐFeatureConnection(ctx context.Context, sel ast.SelectionSet, v *shipgraph.FeatureConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "FeatureConnection!")
 		return graphql.Null
@@ -10825,11 +10783,15 @@ func (ec *executionContext) marshalNFeatureConnection2ᚖgithubᚗcomᚋshipgrap
 	return ec._FeatureConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNFeatureEdge2ᚕᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐFeatureEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.FeatureEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNFeatureEdge2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐFeatureEdge(ctx context.Context, sel ast.SelectionSet, v shipgraph.FeatureEdge) graphql.Marshaler {
+	return ec._FeatureEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNFeatureEdge2ᚕgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐFeatureEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []shipgraph.FeatureEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNFeatureEdge2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐFeatureEdge(ctx, sel, v[i])
+		return ec.marshalNFeatureEdge2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐFeatureEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -10839,14 +10801,6 @@ func (ec *executionContext) marshalNFeatureEdge2ᚕᚖgithubᚗcomᚋshipgraph�
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalNFeatureEdge2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐFeatureEdge(ctx context.Context, sel ast.SelectionSet, v *model.FeatureEdge) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "FeatureEdge!")
-		return graphql.Null
-	}
-	return ec._FeatureEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFeatureOrderField2githubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐFeatureOrderField(ctx context.Context, v any) (model.FeatureOrderField, error) {
@@ -10951,12 +10905,8 @@ func (ec *executionContext) marshalNOrderDirection2githubᚗcomᚋshipgraphᚋsh
 	return v
 }
 
-func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "PageInfo!")
-		return graphql.Null
-	}
-	return ec._PageInfo(ctx, sel, v)
+func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v shipgraph.PageInfo) graphql.Marshaler {
+	return ec._PageInfo(ctx, sel, &v)
 }
 
 func (ec *executionContext) unmarshalNStageName2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐStageName(ctx context.Context, v any) (shipgraph.StageName, error) {
@@ -11027,7 +10977,7 @@ func (ec *executionContext) marshalNTestCase2ᚖgithubᚗcomᚋshipgraphᚋshipg
 	return ec._TestCase(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNTestCaseConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐTestCaseQuery(ctx context.Context, sel ast.SelectionSet, v *shipgraph.TestCaseQuery) graphql.Marshaler {
+func (ec *executionContext) marshalNTestCaseConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐTestCaseConnection(ctx context.Context, sel ast.SelectionSet, v *shipgraph.TestCaseConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "TestCaseConnection!")
 		return graphql.Null
@@ -11035,11 +10985,15 @@ func (ec *executionContext) marshalNTestCaseConnection2ᚖgithubᚗcomᚋshipgra
 	return ec._TestCaseConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNTestCaseEdge2ᚕᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐTestCaseEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TestCaseEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNTestCaseEdge2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐTestCaseEdge(ctx context.Context, sel ast.SelectionSet, v shipgraph.TestCaseEdge) graphql.Marshaler {
+	return ec._TestCaseEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNTestCaseEdge2ᚕgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐTestCaseEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []shipgraph.TestCaseEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNTestCaseEdge2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐTestCaseEdge(ctx, sel, v[i])
+		return ec.marshalNTestCaseEdge2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐTestCaseEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11049,14 +11003,6 @@ func (ec *executionContext) marshalNTestCaseEdge2ᚕᚖgithubᚗcomᚋshipgraph�
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalNTestCaseEdge2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐTestCaseEdge(ctx context.Context, sel ast.SelectionSet, v *model.TestCaseEdge) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "TestCaseEdge!")
-		return graphql.Null
-	}
-	return ec._TestCaseEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTestCaseStatus2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐTestCaseStatus(ctx context.Context, v any) (shipgraph.TestCaseStatus, error) {

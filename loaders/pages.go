@@ -6,13 +6,17 @@ import (
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 )
 
-// A connection's edges, nodes and pageInfo resolve separately; keyed by the
-// whole query, they share one load. Counts are keyed without the page
-// arguments, which do not change a count.
+// Pages are keyed by their whole query, so identical connections in one
+// response share one load; counts are keyed without the page arguments,
+// which do not change a count.
 
-// FeaturePage loads a page of the root feature listing.
-func FeaturePage(ctx context.Context, q shipgraph.FeatureQuery) (shipgraph.Page[*shipgraph.Feature], error) {
-	return from(ctx).featurePage.Load(ctx, q)()
+// Features loads a page of the root feature listing.
+func Features(ctx context.Context, q shipgraph.FeatureQuery) (*shipgraph.FeatureConnection, error) {
+	p, err := from(ctx).featurePage.Load(ctx, q)()
+	if err != nil {
+		return nil, err
+	}
+	return &shipgraph.FeatureConnection{Query: q, Page: p}, nil
 }
 
 // FeatureCount counts the features matching f.
@@ -20,9 +24,13 @@ func FeatureCount(ctx context.Context, f shipgraph.FeatureFilter) (int, error) {
 	return from(ctx).featureCount.Load(ctx, f)()
 }
 
-// TestCasePage loads a page of a feature's test cases.
-func TestCasePage(ctx context.Context, q shipgraph.TestCaseQuery) (shipgraph.Page[*shipgraph.TestCase], error) {
-	return from(ctx).testCasePage.Load(ctx, q)()
+// TestCases loads a page of a feature's test cases.
+func TestCases(ctx context.Context, q shipgraph.TestCaseQuery) (*shipgraph.TestCaseConnection, error) {
+	p, err := from(ctx).testCasePage.Load(ctx, q)()
+	if err != nil {
+		return nil, err
+	}
+	return &shipgraph.TestCaseConnection{Query: q, Page: p}, nil
 }
 
 // TestCaseCount counts a feature's test cases matching q.
@@ -31,9 +39,13 @@ func TestCaseCount(ctx context.Context, q shipgraph.TestCaseQuery) (int, error) 
 	return from(ctx).testCaseCount.Load(ctx, q)()
 }
 
-// BuildPage loads a page of builds.
-func BuildPage(ctx context.Context, q shipgraph.BuildQuery) (shipgraph.Page[*shipgraph.Build], error) {
-	return from(ctx).buildPage.Load(ctx, q)()
+// Builds loads a page of builds.
+func Builds(ctx context.Context, q shipgraph.BuildQuery) (*shipgraph.BuildConnection, error) {
+	p, err := from(ctx).buildPage.Load(ctx, q)()
+	if err != nil {
+		return nil, err
+	}
+	return &shipgraph.BuildConnection{Query: q, Page: p}, nil
 }
 
 // BuildCount counts the builds matching q.
@@ -42,9 +54,13 @@ func BuildCount(ctx context.Context, q shipgraph.BuildQuery) (int, error) {
 	return from(ctx).buildCount.Load(ctx, q)()
 }
 
-// DeploymentPage loads a page of deployments.
-func DeploymentPage(ctx context.Context, q shipgraph.DeploymentQuery) (shipgraph.Page[*shipgraph.Deployment], error) {
-	return from(ctx).deploymentPage.Load(ctx, q)()
+// Deployments loads a page of deployments.
+func Deployments(ctx context.Context, q shipgraph.DeploymentQuery) (*shipgraph.DeploymentConnection, error) {
+	p, err := from(ctx).deploymentPage.Load(ctx, q)()
+	if err != nil {
+		return nil, err
+	}
+	return &shipgraph.DeploymentConnection{Query: q, Page: p}, nil
 }
 
 // DeploymentCount counts the deployments matching q.
@@ -53,9 +69,13 @@ func DeploymentCount(ctx context.Context, q shipgraph.DeploymentQuery) (int, err
 	return from(ctx).deploymentCount.Load(ctx, q)()
 }
 
-// EventPage loads a page of a deployment's events.
-func EventPage(ctx context.Context, q shipgraph.EventQuery) (shipgraph.Page[*shipgraph.DeploymentEvent], error) {
-	return from(ctx).eventPage.Load(ctx, q)()
+// Events loads a page of a deployment's events.
+func Events(ctx context.Context, q shipgraph.EventQuery) (*shipgraph.EventConnection, error) {
+	p, err := from(ctx).eventPage.Load(ctx, q)()
+	if err != nil {
+		return nil, err
+	}
+	return &shipgraph.EventConnection{Query: q, Page: p}, nil
 }
 
 // EventCount counts a deployment's events.

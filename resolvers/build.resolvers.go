@@ -18,33 +18,12 @@ func (r *buildResolver) Feature(ctx context.Context, obj *shipgraph.Build) (*shi
 	return exists(loaders.Feature(ctx, obj.FeatureID))
 }
 
-func (r *buildResolver) Deployments(ctx context.Context, obj *shipgraph.Build, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter) (*shipgraph.DeploymentQuery, error) {
-	return deploymentQuery(shipgraph.DeploymentQuery{BuildID: obj.ID}, first, after, last, before, filter, nil)
+func (r *buildResolver) Deployments(ctx context.Context, obj *shipgraph.Build, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter) (*shipgraph.DeploymentConnection, error) {
+	return deployments(ctx, shipgraph.DeploymentQuery{BuildID: obj.ID}, first, after, last, before, filter, nil)
 }
 
-func (r *buildConnectionResolver) Edges(ctx context.Context, obj *shipgraph.BuildQuery) ([]*model.BuildEdge, error) {
-	p, err := loaders.BuildPage(ctx, *obj)
-	if err != nil {
-		return nil, err
-	}
-	return edges(p, obj.Order, func(c string, n *shipgraph.Build) *model.BuildEdge { return &model.BuildEdge{Cursor: c, Node: n} }), nil
-}
-
-func (r *buildConnectionResolver) Nodes(ctx context.Context, obj *shipgraph.BuildQuery) ([]*shipgraph.Build, error) {
-	p, err := loaders.BuildPage(ctx, *obj)
-	return p.Items, err
-}
-
-func (r *buildConnectionResolver) PageInfo(ctx context.Context, obj *shipgraph.BuildQuery) (*model.PageInfo, error) {
-	p, err := loaders.BuildPage(ctx, *obj)
-	if err != nil {
-		return nil, err
-	}
-	return pageInfo(p, obj.Order), nil
-}
-
-func (r *buildConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.BuildQuery) (int, error) {
-	return loaders.BuildCount(ctx, *obj)
+func (r *buildConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.BuildConnection) (int, error) {
+	return loaders.BuildCount(ctx, obj.Query)
 }
 
 func (r *mutationResolver) CreateBuild(ctx context.Context, input model.CreateBuildInput) (*model.CreateBuildPayload, error) {

@@ -9,7 +9,6 @@ import (
 	"context"
 
 	"github.com/shipgraph/shipgraph/graph"
-	"github.com/shipgraph/shipgraph/graph/model"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 	"github.com/shipgraph/shipgraph/loaders"
 )
@@ -22,70 +21,24 @@ func (r *deploymentResolver) Feature(ctx context.Context, obj *shipgraph.Deploym
 	return exists(loaders.Feature(ctx, obj.FeatureID))
 }
 
-func (r *deploymentResolver) Events(ctx context.Context, obj *shipgraph.Deployment, first *int, after *string, last *int, before *string) (*shipgraph.EventQuery, error) {
+func (r *deploymentResolver) Events(ctx context.Context, obj *shipgraph.Deployment, first *int, after *string, last *int, before *string) (*shipgraph.EventConnection, error) {
 	p, err := pageArgs(first, after, last, before, shipgraph.EventQuery{}.Order())
 	if err != nil {
 		return nil, err
 	}
-	return &shipgraph.EventQuery{DeploymentID: obj.ID, Page: p}, nil
+	return loaders.Events(ctx, shipgraph.EventQuery{DeploymentID: obj.ID, Page: p})
 }
 
-func (r *deploymentConnectionResolver) Edges(ctx context.Context, obj *shipgraph.DeploymentQuery) ([]*model.DeploymentEdge, error) {
-	p, err := loaders.DeploymentPage(ctx, *obj)
-	if err != nil {
-		return nil, err
-	}
-	return edges(p, obj.Order, func(c string, n *shipgraph.Deployment) *model.DeploymentEdge {
-		return &model.DeploymentEdge{Cursor: c, Node: n}
-	}), nil
-}
-
-func (r *deploymentConnectionResolver) Nodes(ctx context.Context, obj *shipgraph.DeploymentQuery) ([]*shipgraph.Deployment, error) {
-	p, err := loaders.DeploymentPage(ctx, *obj)
-	return p.Items, err
-}
-
-func (r *deploymentConnectionResolver) PageInfo(ctx context.Context, obj *shipgraph.DeploymentQuery) (*model.PageInfo, error) {
-	p, err := loaders.DeploymentPage(ctx, *obj)
-	if err != nil {
-		return nil, err
-	}
-	return pageInfo(p, obj.Order), nil
-}
-
-func (r *deploymentConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.DeploymentQuery) (int, error) {
-	return loaders.DeploymentCount(ctx, *obj)
+func (r *deploymentConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.DeploymentConnection) (int, error) {
+	return loaders.DeploymentCount(ctx, obj.Query)
 }
 
 func (r *deploymentEventResolver) Deployment(ctx context.Context, obj *shipgraph.DeploymentEvent) (*shipgraph.Deployment, error) {
 	return exists(loaders.Deployment(ctx, obj.DeploymentID))
 }
 
-func (r *deploymentEventConnectionResolver) Edges(ctx context.Context, obj *shipgraph.EventQuery) ([]*model.DeploymentEventEdge, error) {
-	p, err := loaders.EventPage(ctx, *obj)
-	if err != nil {
-		return nil, err
-	}
-	return edges(p, obj.Order(), func(c string, n *shipgraph.DeploymentEvent) *model.DeploymentEventEdge {
-		return &model.DeploymentEventEdge{Cursor: c, Node: n}
-	}), nil
-}
-
-func (r *deploymentEventConnectionResolver) Nodes(ctx context.Context, obj *shipgraph.EventQuery) ([]*shipgraph.DeploymentEvent, error) {
-	p, err := loaders.EventPage(ctx, *obj)
-	return p.Items, err
-}
-
-func (r *deploymentEventConnectionResolver) PageInfo(ctx context.Context, obj *shipgraph.EventQuery) (*model.PageInfo, error) {
-	p, err := loaders.EventPage(ctx, *obj)
-	if err != nil {
-		return nil, err
-	}
-	return pageInfo(p, obj.Order()), nil
-}
-
-func (r *deploymentEventConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.EventQuery) (int, error) {
-	return loaders.EventCount(ctx, *obj)
+func (r *deploymentEventConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.EventConnection) (int, error) {
+	return loaders.EventCount(ctx, obj.Query)
 }
 
 func (r *Resolver) Deployment() graph.DeploymentResolver { return &deploymentResolver{r} }

@@ -14,49 +14,28 @@ import (
 	"github.com/shipgraph/shipgraph/loaders"
 )
 
-func (r *featureResolver) TestCases(ctx context.Context, obj *shipgraph.Feature, first *int, after *string, last *int, before *string, filter *model.TestCaseFilter) (*shipgraph.TestCaseQuery, error) {
+func (r *featureResolver) TestCases(ctx context.Context, obj *shipgraph.Feature, first *int, after *string, last *int, before *string, filter *model.TestCaseFilter) (*shipgraph.TestCaseConnection, error) {
 	p, err := pageArgs(first, after, last, before, shipgraph.TestCaseQuery{}.Order())
 	if err != nil {
 		return nil, err
 	}
-	q := &shipgraph.TestCaseQuery{FeatureID: obj.ID, Page: p}
+	q := shipgraph.TestCaseQuery{FeatureID: obj.ID, Page: p}
 	if filter != nil {
 		q.Status = deref(filter.Status)
 	}
-	return q, nil
+	return loaders.TestCases(ctx, q)
 }
 
-func (r *featureResolver) Builds(ctx context.Context, obj *shipgraph.Feature, first *int, after *string, last *int, before *string, filter *model.BuildFilter) (*shipgraph.BuildQuery, error) {
-	return buildQuery(obj.ID, first, after, last, before, filter, nil, shipgraph.Order{Field: shipgraph.OrderNumber, Desc: true})
+func (r *featureResolver) Builds(ctx context.Context, obj *shipgraph.Feature, first *int, after *string, last *int, before *string, filter *model.BuildFilter) (*shipgraph.BuildConnection, error) {
+	return builds(ctx, obj.ID, first, after, last, before, filter, nil, shipgraph.Order{Field: shipgraph.OrderNumber, Desc: true})
 }
 
-func (r *featureResolver) Deployments(ctx context.Context, obj *shipgraph.Feature, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter) (*shipgraph.DeploymentQuery, error) {
-	return deploymentQuery(shipgraph.DeploymentQuery{FeatureID: obj.ID}, first, after, last, before, filter, nil)
+func (r *featureResolver) Deployments(ctx context.Context, obj *shipgraph.Feature, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter) (*shipgraph.DeploymentConnection, error) {
+	return deployments(ctx, shipgraph.DeploymentQuery{FeatureID: obj.ID}, first, after, last, before, filter, nil)
 }
 
-func (r *featureConnectionResolver) Edges(ctx context.Context, obj *shipgraph.FeatureQuery) ([]*model.FeatureEdge, error) {
-	p, err := loaders.FeaturePage(ctx, *obj)
-	if err != nil {
-		return nil, err
-	}
-	return edges(p, obj.Order, func(c string, n *shipgraph.Feature) *model.FeatureEdge { return &model.FeatureEdge{Cursor: c, Node: n} }), nil
-}
-
-func (r *featureConnectionResolver) Nodes(ctx context.Context, obj *shipgraph.FeatureQuery) ([]*shipgraph.Feature, error) {
-	p, err := loaders.FeaturePage(ctx, *obj)
-	return p.Items, err
-}
-
-func (r *featureConnectionResolver) PageInfo(ctx context.Context, obj *shipgraph.FeatureQuery) (*model.PageInfo, error) {
-	p, err := loaders.FeaturePage(ctx, *obj)
-	if err != nil {
-		return nil, err
-	}
-	return pageInfo(p, obj.Order), nil
-}
-
-func (r *featureConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.FeatureQuery) (int, error) {
-	return loaders.FeatureCount(ctx, obj.Filter)
+func (r *featureConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.FeatureConnection) (int, error) {
+	return loaders.FeatureCount(ctx, obj.Query.Filter)
 }
 
 func (r *mutationResolver) CreateFeature(ctx context.Context, input model.CreateFeatureInput) (*model.CreateFeaturePayload, error) {

@@ -45,30 +45,6 @@ func order[F ~string](field F, dir model.OrderDirection, set bool, def shipgraph
 	return shipgraph.Order{Field: shipgraph.OrderField(field), Desc: dir == model.OrderDirectionDesc}
 }
 
-// cursored is an entity with a position in an ordering.
-type cursored interface {
-	CursorOf(shipgraph.Order) shipgraph.Cursor
-}
-
-// edges pairs every item of a page with its cursor.
-func edges[T cursored, E any](p shipgraph.Page[T], o shipgraph.Order, edge func(cursor string, node T) E) []E {
-	out := make([]E, len(p.Items))
-	for i, it := range p.Items {
-		out[i] = edge(it.CursorOf(o).Encode(), it)
-	}
-	return out
-}
-
-// pageInfo describes where p sits in its listing.
-func pageInfo[T cursored](p shipgraph.Page[T], o shipgraph.Order) *model.PageInfo {
-	info := &model.PageInfo{HasNextPage: p.HasNextPage, HasPreviousPage: p.HasPreviousPage}
-	if n := len(p.Items); n > 0 {
-		start, end := p.Items[0].CursorOf(o).Encode(), p.Items[n-1].CursorOf(o).Encode()
-		info.StartCursor, info.EndCursor = &start, &end
-	}
-	return info
-}
-
 // decodeID decodes an ID argument of the expected kind.
 func decodeID(field, id string, kind shipgraph.Kind) (int64, error) {
 	return shipgraph.DecodeID(field, id, kind)
@@ -111,10 +87,10 @@ func exists[T any](v *T, err error) (*T, error) {
 	return v, err
 }
 
-// buildQuery maps the arguments of a builds connection.
-func buildQuery(featureID int64, first *int, after *string, last *int, before *string,
-	filter *model.BuildFilter, orderBy *model.BuildOrder, def shipgraph.Order) (*shipgraph.BuildQuery, error) {
-	q := &shipgraph.BuildQuery{FeatureID: featureID, Order: def}
+// builds maps the arguments of a builds connection and loads its page.
+func builds(ctx context.Context, featureID int64, first *int, after *string, last *int, before *string,
+	filter *model.BuildFilter, orderBy *model.BuildOrder, def shipgraph.Order) (*shipgraph.BuildConnection, error) {
+	q := shipgraph.BuildQuery{FeatureID: featureID, Order: def}
 	if orderBy != nil {
 		q.Order = order(orderBy.Field, orderBy.Direction, true, def)
 	}
@@ -125,14 +101,17 @@ func buildQuery(featureID int64, first *int, after *string, last *int, before *s
 		}
 	}
 	var err error
-	q.Page, err = pageArgs(first, after, last, before, q.Order)
-	return q, err
+	if q.Page, err = pageArgs(first, after, last, before, q.Order); err != nil {
+		return nil, err
+	}
+	return loaders.Builds(ctx, q)
 }
 
-// deploymentQuery maps the arguments of a deployments connection onto q,
-// which names the parent. Deployments list newest first unless ordered.
-func deploymentQuery(q shipgraph.DeploymentQuery, first *int, after *string, last *int, before *string,
-	filter *model.DeploymentFilter, orderBy *model.DeploymentOrder) (*shipgraph.DeploymentQuery, error) {
+// deployments maps the arguments of a deployments connection onto q, which
+// names the parent, and loads its page. Deployments list newest first
+// unless ordered.
+func deployments(ctx context.Context, q shipgraph.DeploymentQuery, first *int, after *string, last *int, before *string,
+	filter *model.DeploymentFilter, orderBy *model.DeploymentOrder) (*shipgraph.DeploymentConnection, error) {
 	q.Order = shipgraph.Order{Field: shipgraph.OrderCreatedAt, Desc: true}
 	if orderBy != nil {
 		q.Order = order(orderBy.Field, orderBy.Direction, true, q.Order)
@@ -144,6 +123,8 @@ func deploymentQuery(q shipgraph.DeploymentQuery, first *int, after *string, las
 		}
 	}
 	var err error
-	q.Page, err = pageArgs(first, after, last, before, q.Order)
-	return &q, err
+	if q.Page, err = pageArgs(first, after, last, before, q.Order); err != nil {
+		return nil, err
+	}
+	return loaders.Deployments(ctx, q)
 }

@@ -58,8 +58,8 @@ func (r *queryResolver) Feature(ctx context.Context, id string) (*shipgraph.Feat
 	return loaders.Feature(ctx, key)
 }
 
-func (r *queryResolver) Features(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.FeatureFilter, orderBy *model.FeatureOrder) (*shipgraph.FeatureQuery, error) {
-	q := &shipgraph.FeatureQuery{Order: shipgraph.Order{Field: shipgraph.OrderCreatedAt}}
+func (r *queryResolver) Features(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.FeatureFilter, orderBy *model.FeatureOrder) (*shipgraph.FeatureConnection, error) {
+	q := shipgraph.FeatureQuery{Order: shipgraph.Order{Field: shipgraph.OrderCreatedAt}}
 	if orderBy != nil {
 		q.Order = order(orderBy.Field, orderBy.Direction, true, q.Order)
 	}
@@ -84,8 +84,10 @@ func (r *queryResolver) Features(ctx context.Context, first *int, after *string,
 		}
 	}
 	var err error
-	q.Page, err = pageArgs(first, after, last, before, q.Order)
-	return q, err
+	if q.Page, err = pageArgs(first, after, last, before, q.Order); err != nil {
+		return nil, err
+	}
+	return loaders.Features(ctx, q)
 }
 
 func (r *queryResolver) Build(ctx context.Context, id string) (*shipgraph.Build, error) {
@@ -96,8 +98,8 @@ func (r *queryResolver) Build(ctx context.Context, id string) (*shipgraph.Build,
 	return loaders.Build(ctx, key)
 }
 
-func (r *queryResolver) Builds(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.BuildFilter, orderBy *model.BuildOrder) (*shipgraph.BuildQuery, error) {
-	return buildQuery(0, first, after, last, before, filter, orderBy, shipgraph.Order{Field: shipgraph.OrderCreatedAt, Desc: true})
+func (r *queryResolver) Builds(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.BuildFilter, orderBy *model.BuildOrder) (*shipgraph.BuildConnection, error) {
+	return builds(ctx, 0, first, after, last, before, filter, orderBy, shipgraph.Order{Field: shipgraph.OrderCreatedAt, Desc: true})
 }
 
 func (r *queryResolver) Deployment(ctx context.Context, id string) (*shipgraph.Deployment, error) {
@@ -108,8 +110,8 @@ func (r *queryResolver) Deployment(ctx context.Context, id string) (*shipgraph.D
 	return loaders.Deployment(ctx, key)
 }
 
-func (r *queryResolver) Deployments(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter, orderBy *model.DeploymentOrder) (*shipgraph.DeploymentQuery, error) {
-	return deploymentQuery(shipgraph.DeploymentQuery{}, first, after, last, before, filter, orderBy)
+func (r *queryResolver) Deployments(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter, orderBy *model.DeploymentOrder) (*shipgraph.DeploymentConnection, error) {
+	return deployments(ctx, shipgraph.DeploymentQuery{}, first, after, last, before, filter, orderBy)
 }
 
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }

@@ -65,31 +65,8 @@ func (r *testCaseResolver) Feature(ctx context.Context, obj *shipgraph.TestCase)
 	return exists(loaders.Feature(ctx, obj.FeatureID))
 }
 
-func (r *testCaseConnectionResolver) Edges(ctx context.Context, obj *shipgraph.TestCaseQuery) ([]*model.TestCaseEdge, error) {
-	p, err := loaders.TestCasePage(ctx, *obj)
-	if err != nil {
-		return nil, err
-	}
-	return edges(p, obj.Order(), func(c string, n *shipgraph.TestCase) *model.TestCaseEdge {
-		return &model.TestCaseEdge{Cursor: c, Node: n}
-	}), nil
-}
-
-func (r *testCaseConnectionResolver) Nodes(ctx context.Context, obj *shipgraph.TestCaseQuery) ([]*shipgraph.TestCase, error) {
-	p, err := loaders.TestCasePage(ctx, *obj)
-	return p.Items, err
-}
-
-func (r *testCaseConnectionResolver) PageInfo(ctx context.Context, obj *shipgraph.TestCaseQuery) (*model.PageInfo, error) {
-	p, err := loaders.TestCasePage(ctx, *obj)
-	if err != nil {
-		return nil, err
-	}
-	return pageInfo(p, obj.Order()), nil
-}
-
-func (r *testCaseConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.TestCaseQuery) (int, error) {
-	return loaders.TestCaseCount(ctx, *obj)
+func (r *testCaseConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.TestCaseConnection) (int, error) {
+	return loaders.TestCaseCount(ctx, obj.Query)
 }
 
 func (r *Resolver) TestCase() graph.TestCaseResolver { return &testCaseResolver{r} }

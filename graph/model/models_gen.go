@@ -11,14 +11,6 @@ import (
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 )
 
-// A build in a page, with its cursor.
-type BuildEdge struct {
-	// Pass as `after` or `before` to page from this build.
-	Cursor string `json:"cursor"`
-	// The build.
-	Node *shipgraph.Build `json:"node"`
-}
-
 // Conditions on builds; all given ones must hold.
 type BuildFilter struct {
 	// Only builds in this status.
@@ -111,22 +103,6 @@ type DeleteTestCasePayload struct {
 	DeletedTestCaseID string `json:"deletedTestCaseId"`
 }
 
-// A deployment in a page, with its cursor.
-type DeploymentEdge struct {
-	// Pass as `after` or `before` to page from this deployment.
-	Cursor string `json:"cursor"`
-	// The deployment.
-	Node *shipgraph.Deployment `json:"node"`
-}
-
-// An event in a page, with its cursor.
-type DeploymentEventEdge struct {
-	// Pass as `after` or `before` to page from this event.
-	Cursor string `json:"cursor"`
-	// The event.
-	Node *shipgraph.DeploymentEvent `json:"node"`
-}
-
 // Conditions on deployments; all given ones must hold.
 type DeploymentFilter struct {
 	// Only deployments to this environment.
@@ -141,14 +117,6 @@ type DeploymentOrder struct {
 	Field DeploymentOrderField `json:"field"`
 	// The direction to sort in.
 	Direction OrderDirection `json:"direction"`
-}
-
-// A feature in a page, with its cursor.
-type FeatureEdge struct {
-	// Pass as `after` or `before` to page from this feature.
-	Cursor string `json:"cursor"`
-	// The feature.
-	Node *shipgraph.Feature `json:"node"`
 }
 
 // Conditions on features; all given ones must hold.
@@ -175,29 +143,8 @@ type FeatureOrder struct {
 type Mutation struct {
 }
 
-// Where a page of a connection sits in the whole list (Relay cursor spec).
-type PageInfo struct {
-	// Whether more items follow this page (when paginating forward with `first`).
-	HasNextPage bool `json:"hasNextPage"`
-	// Whether items precede this page. Paginating backward with `last` this is
-	// exact; paginating forward it is true when an `after` cursor was given.
-	HasPreviousPage bool `json:"hasPreviousPage"`
-	// Cursor of the first item of the page; null when the page is empty.
-	StartCursor *string `json:"startCursor,omitempty"`
-	// Cursor of the last item of the page; null when the page is empty.
-	EndCursor *string `json:"endCursor,omitempty"`
-}
-
 // Read access to everything Shipgraph records.
 type Query struct {
-}
-
-// A test case in a page, with its cursor.
-type TestCaseEdge struct {
-	// Pass as `after` or `before` to page from this test case.
-	Cursor string `json:"cursor"`
-	// The test case.
-	Node *shipgraph.TestCase `json:"node"`
 }
 
 // Conditions on test cases.

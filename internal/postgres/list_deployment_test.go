@@ -219,8 +219,9 @@ func TestListDeployments(t *testing.T) {
 			t.Errorf("DeploymentsByID([d3 missing d0]) = %v", got)
 		}
 		d := got[0]
-		if d.FeatureID != fa.ID || d.BuildID != b1.ID || d.Environment != envA || d.Status != shipgraph.DeploymentQueued ||
-			d.Progress != 0 || len(d.Stages) != 0 || d.Error != nil || d.Version != 1 {
+		stages, err := d.Stages()
+		if err != nil || d.FeatureID != fa.ID || d.BuildID != b1.ID || d.Environment != envA || d.Status != shipgraph.DeploymentQueued ||
+			d.Progress != 0 || len(stages) != 0 || d.Error != nil || d.Version != 1 {
 			t.Errorf("deployment read back as %+v", d)
 		}
 	})

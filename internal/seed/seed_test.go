@@ -296,10 +296,12 @@ func replay(d *sg.Deployment, evs []sg.DeploymentEvent) string {
 		return "started_at is not the first stage start"
 	case d.Version != len(evs):
 		return "version is not the number of changes"
-	case len(d.Stages) != 4:
+	}
+	ds, err := d.Stages()
+	if err != nil || len(ds) != 4 {
 		return "not four stages"
 	}
-	for i, s := range d.Stages {
+	for i, s := range ds {
 		w := stages[i]
 		if s.Name != sg.Stages[i] || s.Status != w.status || !sameTime(s.StartedAt, w.started) ||
 			!sameTime(s.FinishedAt, w.finished) || (s.Error == nil) != (w.err == nil) ||

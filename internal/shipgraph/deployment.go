@@ -1,6 +1,8 @@
 package shipgraph
 
 import (
+	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -70,23 +72,37 @@ type DeploymentStage struct {
 // Deployment is the rollout of a build to an environment. Its status,
 // progress and stages are derived from its event log.
 type Deployment struct {
-	ID          int64             `db:"id"`
-	BuildID     int64             `db:"build_id"`
-	FeatureID   int64             `db:"feature_id"`
-	Environment string            `db:"environment"`
-	Status      DeploymentStatus  `db:"status"`
-	Progress    int               `db:"progress"`
-	Stages      []DeploymentStage `db:"stages"`
-	Error       *string           `db:"error"`
-	StartedAt   *time.Time        `db:"started_at"`
-	FinishedAt  *time.Time        `db:"finished_at"`
-	Version     int               `db:"version"`
-	CreatedAt   time.Time         `db:"created_at"`
-	UpdatedAt   time.Time         `db:"updated_at"`
+	ID          int64            `db:"id"`
+	BuildID     int64            `db:"build_id"`
+	FeatureID   int64            `db:"feature_id"`
+	Environment string           `db:"environment"`
+	Status      DeploymentStatus `db:"status"`
+	Progress    int              `db:"progress"`
+	// StagesJSON is the stages column as stored; Stages decodes it, only
+	// when a client asks for it.
+	StagesJSON []byte     `db:"stages"`
+	Error      *string    `db:"error"`
+	StartedAt  *time.Time `db:"started_at"`
+	FinishedAt *time.Time `db:"finished_at"`
+	Version    int        `db:"version"`
+	CreatedAt  time.Time  `db:"created_at"`
+	UpdatedAt  time.Time  `db:"updated_at"`
 }
 
 // GlobalID is the deployment's opaque Relay ID.
 func (d *Deployment) GlobalID() string { return EncodeID(KindDeployment, d.ID) }
+
+// Stages returns the state of each stage.
+func (d *Deployment) Stages() ([]DeploymentStage, error) {
+	var stages []DeploymentStage
+	if len(d.StagesJSON) == 0 {
+		return stages, nil
+	}
+	if err := json.Unmarshal(d.StagesJSON, &stages); err != nil {
+		return nil, Internal(fmt.Errorf("deployment %d: stages: %w", d.ID, err))
+	}
+	return stages, nil
+}
 
 // CursorOf returns the cursor of d in the given order.
 func (d *Deployment) CursorOf(o Order) Cursor {
