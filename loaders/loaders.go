@@ -1,6 +1,12 @@
-// Package loaders batches the reads of one GraphQL response: every relation
-// a resolver follows goes through a dataloader, so a nested query costs one
-// statement per level, whatever the number of parents.
+// Package loaders batches the reads of one GraphQL response, so that a
+// nested query costs one statement per level whatever the number of
+// parents.
+//
+// Relations are batched by siblings (see siblings.go): the objects one
+// statement loaded have their relations loaded together, as soon as the
+// first of them asks. Lookups by id from the root (node, nodes, feature,
+// …) go through graph-gophers dataloaders, which gather the ids asked for
+// within a short window.
 //
 // Loaders are created per response (see Extension) and never shared across
 // requests or users: their cache is only valid for one consistent read.
@@ -19,12 +25,12 @@ import (
 
 // Options tune batching.
 type Options struct {
-	// Wait is how long a loader collects keys before it runs its batch.
-	// dataloader's default (16 ms) would add that much latency to every
-	// level of a nested query; resolvers of one level all ask within
+	// Wait is how long a by-id dataloader collects ids before its batch
+	// runs. dataloader's default (16 ms) would add that much latency to
+	// every lookup; the resolvers of nodes(ids:) all ask within
 	// microseconds of each other.
 	Wait time.Duration
-	// MaxBatch caps the keys of one statement; a larger batch is split.
+	// MaxBatch caps the ids of one statement; a larger batch is split.
 	MaxBatch int
 }
 
@@ -40,68 +46,45 @@ func (o Options) withDefaults() Options {
 
 // Loaders holds one response's loaders.
 type Loaders struct {
+	store shipgraph.Store
+	sib   *siblings
+
 	feature    *dataloader.Loader[int64, *shipgraph.Feature]
 	testCase   *dataloader.Loader[int64, *shipgraph.TestCase]
 	build      *dataloader.Loader[int64, *shipgraph.Build]
 	deployment *dataloader.Loader[int64, *shipgraph.Deployment]
 	event      *dataloader.Loader[int64, *shipgraph.DeploymentEvent]
-
-	featurePage  *dataloader.Loader[shipgraph.FeatureQuery, shipgraph.Page[*shipgraph.Feature]]
-	featureCount *dataloader.Loader[shipgraph.FeatureFilter, int]
-
-	testCasePage  *dataloader.Loader[shipgraph.TestCaseQuery, shipgraph.Page[*shipgraph.TestCase]]
-	testCaseCount *dataloader.Loader[shipgraph.TestCaseQuery, int]
-
-	buildPage  *dataloader.Loader[shipgraph.BuildQuery, shipgraph.Page[*shipgraph.Build]]
-	buildCount *dataloader.Loader[shipgraph.BuildQuery, int]
-
-	deploymentPage  *dataloader.Loader[shipgraph.DeploymentQuery, shipgraph.Page[*shipgraph.Deployment]]
-	deploymentCount *dataloader.Loader[shipgraph.DeploymentQuery, int]
-
-	eventPage  *dataloader.Loader[shipgraph.EventQuery, shipgraph.Page[*shipgraph.DeploymentEvent]]
-	eventCount *dataloader.Loader[shipgraph.EventQuery, int]
 }
 
 // New returns fresh loaders over store.
 func New(store shipgraph.Store, o Options) *Loaders {
 	o = o.withDefaults()
-	l := &Loaders{
-		feature:    newLoader(o, store.FeaturesByID),
-		testCase:   newLoader(o, store.TestCasesByID),
-		build:      newLoader(o, store.BuildsByID),
-		deployment: newLoader(o, store.DeploymentsByID),
-		event:      newLoader(o, store.EventsByID),
-	}
-	// Every entity a page brings is primed into its by-id loader, so that
-	// following a relation back to it (deployment.build, say) costs nothing.
-	// Root listings have one key per field: waiting for more would only add
-	// latency (repeated keys are served from the loader's cache anyway).
-	root := o
-	root.Wait = time.Nanosecond
-	l.featurePage = newLoader(root, priming(each(store.ListFeatures), l.feature, (*shipgraph.Feature).Key))
-	l.featureCount = newLoader(root, each(store.CountFeatures))
-	l.testCasePage = newLoader(o, priming(store.ListTestCases, l.testCase, (*shipgraph.TestCase).Key))
-	l.testCaseCount = newLoader(o, store.CountTestCases)
-	l.buildPage = newLoader(o, priming(store.ListBuilds, l.build, (*shipgraph.Build).Key))
-	l.buildCount = newLoader(o, store.CountBuilds)
-	l.deploymentPage = newLoader(o, priming(store.ListDeployments, l.deployment, (*shipgraph.Deployment).Key))
-	l.deploymentCount = newLoader(o, store.CountDeployments)
-	l.eventPage = newLoader(o, priming(store.ListEvents, l.event, (*shipgraph.DeploymentEvent).Key))
-	l.eventCount = newLoader(o, store.CountEvents)
+	l := &Loaders{store: store, sib: newSiblings()}
+	l.feature = newLoader(o, siblingsOf(l, kindFeature, store.FeaturesByID, (*shipgraph.Feature).Key))
+	l.testCase = newLoader(o, siblingsOf(l, kindTestCase, store.TestCasesByID, (*shipgraph.TestCase).Key))
+	l.build = newLoader(o, siblingsOf(l, kindBuild, store.BuildsByID, (*shipgraph.Build).Key))
+	l.deployment = newLoader(o, siblingsOf(l, kindDeployment, store.DeploymentsByID, (*shipgraph.Deployment).Key))
+	l.event = newLoader(o, siblingsOf(l, kindEvent, store.EventsByID, (*shipgraph.DeploymentEvent).Key))
 	return l
 }
 
-// priming wraps a page fetch so that it primes the entities' by-id loader.
-func priming[Q any, T any](fetch func(context.Context, []Q) ([]shipgraph.Page[*T], error),
-	byID *dataloader.Loader[int64, *T], key func(*T) int64) func(context.Context, []Q) ([]shipgraph.Page[*T], error) {
-	return func(ctx context.Context, qs []Q) ([]shipgraph.Page[*T], error) {
-		pages, err := fetch(ctx, qs)
-		for _, p := range pages {
-			for _, it := range p.Items {
-				byID.Prime(ctx, key(it), it)
+// siblingsOf makes the entities of one by-id batch (nodes(ids:), say)
+// siblings, so that their relations batch too.
+func siblingsOf[T any](l *Loaders, kind string, fetch func(context.Context, []int64) ([]*T, error), id func(*T) int64) func(context.Context, []int64) ([]*T, error) {
+	return func(ctx context.Context, ids []int64) ([]*T, error) {
+		items, err := fetch(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		found := make([]*T, 0, len(items))
+		for _, it := range items {
+			if it != nil {
+				found = append(found, it)
 			}
 		}
-		return pages, err
+		remember(l.sib, kind, found, id)
+		adopt(l.sib, found)
+		return items, nil
 	}
 }
 
@@ -122,23 +105,6 @@ func newLoader[K comparable, V any](o Options, fetch func(context.Context, []K) 
 		dataloader.WithWait[K, V](o.Wait),
 		dataloader.WithBatchCapacity[K, V](o.MaxBatch),
 	)
-}
-
-// each adapts a single-key method to a batch one. Root listings take one
-// statement each anyway; going through a loader still de-duplicates the
-// edges, nodes and pageInfo of one connection into one statement.
-func each[K, V any](fetch func(context.Context, K) (V, error)) func(context.Context, []K) ([]V, error) {
-	return func(ctx context.Context, keys []K) ([]V, error) {
-		out := make([]V, len(keys))
-		for i, k := range keys {
-			v, err := fetch(ctx, k)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
-		}
-		return out, nil
-	}
 }
 
 type ctxKey struct{}
@@ -168,8 +134,9 @@ type Extension struct {
 }
 
 var (
-	_ graphql.HandlerExtension    = Extension{}
-	_ graphql.ResponseInterceptor = Extension{}
+	_ graphql.HandlerExtension     = Extension{}
+	_ graphql.ResponseInterceptor  = Extension{}
+	_ graphql.RootFieldInterceptor = Extension{}
 )
 
 // ExtensionName implements graphql.HandlerExtension.

@@ -6,80 +6,195 @@ import (
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 )
 
-// Pages are keyed by their whole query, so identical connections in one
-// response share one load; counts are keyed without the page arguments,
-// which do not change a count.
+// Connections. A relation's pages are loaded for every sibling of the
+// parent with one statement; the connections made by that statement are
+// siblings too, so their totalCounts are counted with one statement; and
+// the items of all the pages are siblings of each other, for the next level
+// down.
+
+// connections turns the pages of one statement into connections and
+// records the families and ids they bring.
+func connections[Q any, T any, C any](l *Loaders, kind string, qs []Q, pages []shipgraph.Page[*T],
+	id func(*T) int64, conn func(Q, shipgraph.Page[*T]) *C) []*C {
+	out := make([]*C, len(pages))
+	var items []*T
+	for i, p := range pages {
+		out[i] = conn(qs[i], p)
+		items = append(items, p.Items...)
+	}
+	remember(l.sib, kind, items, id)
+	adopt(l.sib, items)
+	adopt(l.sib, out)
+	return out
+}
 
 // Features loads a page of the root feature listing.
 func Features(ctx context.Context, q shipgraph.FeatureQuery) (*shipgraph.FeatureConnection, error) {
-	p, err := from(ctx).featurePage.Load(ctx, q)()
-	if err != nil {
-		return nil, err
+	l := from(ctx)
+	return once(ctx, l.sib, "features", q, func(ctx context.Context, q shipgraph.FeatureQuery) (*shipgraph.FeatureConnection, error) {
+		p, err := l.store.ListFeatures(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		return connections(l, kindFeature, []shipgraph.FeatureQuery{q}, []shipgraph.Page[*shipgraph.Feature]{p}, (*shipgraph.Feature).Key,
+			func(q shipgraph.FeatureQuery, p shipgraph.Page[*shipgraph.Feature]) *shipgraph.FeatureConnection {
+				return &shipgraph.FeatureConnection{Query: q, Page: p}
+			})[0], nil
+	})
+}
+
+// FeatureCount counts the features matching c's filter.
+func FeatureCount(ctx context.Context, c *shipgraph.FeatureConnection) (int, error) {
+	l := from(ctx)
+	return once(ctx, l.sib, "featureCount", c.Query.Filter, l.store.CountFeatures)
+}
+
+// TestCases loads a page of f's test cases; q's FeatureID is ignored.
+func TestCases(ctx context.Context, f *shipgraph.Feature, q shipgraph.TestCaseQuery) (*shipgraph.TestCaseConnection, error) {
+	l := from(ctx)
+	key := func(f *shipgraph.Feature) shipgraph.TestCaseQuery { q.FeatureID = f.ID; return q }
+	return load(ctx, l.sib, "testCases", f, key, func(ctx context.Context, qs []shipgraph.TestCaseQuery) ([]*shipgraph.TestCaseConnection, error) {
+		pages, err := l.store.ListTestCases(ctx, qs)
+		if err != nil {
+			return nil, err
+		}
+		return connections(l, kindTestCase, qs, pages, (*shipgraph.TestCase).Key,
+			func(q shipgraph.TestCaseQuery, p shipgraph.Page[*shipgraph.TestCase]) *shipgraph.TestCaseConnection {
+				return &shipgraph.TestCaseConnection{Query: q, Page: p}
+			}), nil
+	})
+}
+
+// TestCaseCount counts the test cases of c's query.
+func TestCaseCount(ctx context.Context, c *shipgraph.TestCaseConnection) (int, error) {
+	l := from(ctx)
+	key := func(c *shipgraph.TestCaseConnection) shipgraph.TestCaseQuery {
+		q := c.Query
+		q.Page = shipgraph.PageArgs{} // pages do not change a count
+		return q
 	}
-	return &shipgraph.FeatureConnection{Query: q, Page: p}, nil
+	return load(ctx, l.sib, "testCaseCount", c, key, l.store.CountTestCases)
 }
 
-// FeatureCount counts the features matching f.
-func FeatureCount(ctx context.Context, f shipgraph.FeatureFilter) (int, error) {
-	return from(ctx).featureCount.Load(ctx, f)()
-}
-
-// TestCases loads a page of a feature's test cases.
-func TestCases(ctx context.Context, q shipgraph.TestCaseQuery) (*shipgraph.TestCaseConnection, error) {
-	p, err := from(ctx).testCasePage.Load(ctx, q)()
-	if err != nil {
-		return nil, err
-	}
-	return &shipgraph.TestCaseConnection{Query: q, Page: p}, nil
-}
-
-// TestCaseCount counts a feature's test cases matching q.
-func TestCaseCount(ctx context.Context, q shipgraph.TestCaseQuery) (int, error) {
-	q.Page = shipgraph.PageArgs{}
-	return from(ctx).testCaseCount.Load(ctx, q)()
-}
-
-// Builds loads a page of builds.
+// Builds loads a page of builds: of a feature when q.FeatureID is set (see
+// FeatureBuilds), else the root listing.
 func Builds(ctx context.Context, q shipgraph.BuildQuery) (*shipgraph.BuildConnection, error) {
-	p, err := from(ctx).buildPage.Load(ctx, q)()
+	l := from(ctx)
+	return once(ctx, l.sib, "builds", q, func(ctx context.Context, q shipgraph.BuildQuery) (*shipgraph.BuildConnection, error) {
+		cs, err := buildPages(ctx, l, []shipgraph.BuildQuery{q})
+		if err != nil {
+			return nil, err
+		}
+		return cs[0], nil
+	})
+}
+
+// FeatureBuilds loads a page of f's builds; q's FeatureID is ignored.
+func FeatureBuilds(ctx context.Context, f *shipgraph.Feature, q shipgraph.BuildQuery) (*shipgraph.BuildConnection, error) {
+	l := from(ctx)
+	key := func(f *shipgraph.Feature) shipgraph.BuildQuery { q.FeatureID = f.ID; return q }
+	return load(ctx, l.sib, "builds", f, key, func(ctx context.Context, qs []shipgraph.BuildQuery) ([]*shipgraph.BuildConnection, error) {
+		return buildPages(ctx, l, qs)
+	})
+}
+
+func buildPages(ctx context.Context, l *Loaders, qs []shipgraph.BuildQuery) ([]*shipgraph.BuildConnection, error) {
+	pages, err := l.store.ListBuilds(ctx, qs)
 	if err != nil {
 		return nil, err
 	}
-	return &shipgraph.BuildConnection{Query: q, Page: p}, nil
+	return connections(l, kindBuild, qs, pages, (*shipgraph.Build).Key,
+		func(q shipgraph.BuildQuery, p shipgraph.Page[*shipgraph.Build]) *shipgraph.BuildConnection {
+			return &shipgraph.BuildConnection{Query: q, Page: p}
+		}), nil
 }
 
-// BuildCount counts the builds matching q.
-func BuildCount(ctx context.Context, q shipgraph.BuildQuery) (int, error) {
-	q.Page, q.Order = shipgraph.PageArgs{}, shipgraph.Order{}
-	return from(ctx).buildCount.Load(ctx, q)()
+// BuildCount counts the builds of c's query.
+func BuildCount(ctx context.Context, c *shipgraph.BuildConnection) (int, error) {
+	l := from(ctx)
+	key := func(c *shipgraph.BuildConnection) shipgraph.BuildQuery {
+		q := c.Query
+		q.Page, q.Order = shipgraph.PageArgs{}, shipgraph.Order{}
+		return q
+	}
+	return load(ctx, l.sib, "buildCount", c, key, l.store.CountBuilds)
 }
 
-// Deployments loads a page of deployments.
+// Deployments loads a page of the root deployment listing.
 func Deployments(ctx context.Context, q shipgraph.DeploymentQuery) (*shipgraph.DeploymentConnection, error) {
-	p, err := from(ctx).deploymentPage.Load(ctx, q)()
+	l := from(ctx)
+	return once(ctx, l.sib, "deployments", q, func(ctx context.Context, q shipgraph.DeploymentQuery) (*shipgraph.DeploymentConnection, error) {
+		cs, err := deploymentPages(ctx, l, []shipgraph.DeploymentQuery{q})
+		if err != nil {
+			return nil, err
+		}
+		return cs[0], nil
+	})
+}
+
+// FeatureDeployments loads a page of f's deployments; q's parents are ignored.
+func FeatureDeployments(ctx context.Context, f *shipgraph.Feature, q shipgraph.DeploymentQuery) (*shipgraph.DeploymentConnection, error) {
+	l := from(ctx)
+	key := func(f *shipgraph.Feature) shipgraph.DeploymentQuery { q.FeatureID, q.BuildID = f.ID, 0; return q }
+	return load(ctx, l.sib, "featureDeployments", f, key, func(ctx context.Context, qs []shipgraph.DeploymentQuery) ([]*shipgraph.DeploymentConnection, error) {
+		return deploymentPages(ctx, l, qs)
+	})
+}
+
+// BuildDeployments loads a page of b's deployments; q's parents are ignored.
+func BuildDeployments(ctx context.Context, b *shipgraph.Build, q shipgraph.DeploymentQuery) (*shipgraph.DeploymentConnection, error) {
+	l := from(ctx)
+	key := func(b *shipgraph.Build) shipgraph.DeploymentQuery { q.FeatureID, q.BuildID = 0, b.ID; return q }
+	return load(ctx, l.sib, "buildDeployments", b, key, func(ctx context.Context, qs []shipgraph.DeploymentQuery) ([]*shipgraph.DeploymentConnection, error) {
+		return deploymentPages(ctx, l, qs)
+	})
+}
+
+func deploymentPages(ctx context.Context, l *Loaders, qs []shipgraph.DeploymentQuery) ([]*shipgraph.DeploymentConnection, error) {
+	pages, err := l.store.ListDeployments(ctx, qs)
 	if err != nil {
 		return nil, err
 	}
-	return &shipgraph.DeploymentConnection{Query: q, Page: p}, nil
+	return connections(l, kindDeployment, qs, pages, (*shipgraph.Deployment).Key,
+		func(q shipgraph.DeploymentQuery, p shipgraph.Page[*shipgraph.Deployment]) *shipgraph.DeploymentConnection {
+			return &shipgraph.DeploymentConnection{Query: q, Page: p}
+		}), nil
 }
 
-// DeploymentCount counts the deployments matching q.
-func DeploymentCount(ctx context.Context, q shipgraph.DeploymentQuery) (int, error) {
-	q.Page, q.Order = shipgraph.PageArgs{}, shipgraph.Order{}
-	return from(ctx).deploymentCount.Load(ctx, q)()
-}
-
-// Events loads a page of a deployment's events.
-func Events(ctx context.Context, q shipgraph.EventQuery) (*shipgraph.EventConnection, error) {
-	p, err := from(ctx).eventPage.Load(ctx, q)()
-	if err != nil {
-		return nil, err
+// DeploymentCount counts the deployments of c's query.
+func DeploymentCount(ctx context.Context, c *shipgraph.DeploymentConnection) (int, error) {
+	l := from(ctx)
+	key := func(c *shipgraph.DeploymentConnection) shipgraph.DeploymentQuery {
+		q := c.Query
+		q.Page, q.Order = shipgraph.PageArgs{}, shipgraph.Order{}
+		return q
 	}
-	return &shipgraph.EventConnection{Query: q, Page: p}, nil
+	return load(ctx, l.sib, "deploymentCount", c, key, l.store.CountDeployments)
 }
 
-// EventCount counts a deployment's events.
-func EventCount(ctx context.Context, q shipgraph.EventQuery) (int, error) {
-	q.Page = shipgraph.PageArgs{}
-	return from(ctx).eventCount.Load(ctx, q)()
+// Events loads a page of d's events; q's DeploymentID is ignored.
+func Events(ctx context.Context, d *shipgraph.Deployment, q shipgraph.EventQuery) (*shipgraph.EventConnection, error) {
+	l := from(ctx)
+	key := func(d *shipgraph.Deployment) shipgraph.EventQuery { q.DeploymentID = d.ID; return q }
+	return load(ctx, l.sib, "events", d, key, func(ctx context.Context, qs []shipgraph.EventQuery) ([]*shipgraph.EventConnection, error) {
+		pages, err := l.store.ListEvents(ctx, qs)
+		if err != nil {
+			return nil, err
+		}
+		return connections(l, kindEvent, qs, pages, (*shipgraph.DeploymentEvent).Key,
+			func(q shipgraph.EventQuery, p shipgraph.Page[*shipgraph.DeploymentEvent]) *shipgraph.EventConnection {
+				return &shipgraph.EventConnection{Query: q, Page: p}
+			}), nil
+	})
+}
+
+// EventCount counts the events of c's deployment.
+func EventCount(ctx context.Context, c *shipgraph.EventConnection) (int, error) {
+	l := from(ctx)
+	key := func(c *shipgraph.EventConnection) shipgraph.EventQuery {
+		q := c.Query
+		q.Page = shipgraph.PageArgs{}
+		return q
+	}
+	return load(ctx, l.sib, "eventCount", c, key, l.store.CountEvents)
 }

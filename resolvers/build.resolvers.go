@@ -15,15 +15,15 @@ import (
 )
 
 func (r *buildResolver) Feature(ctx context.Context, obj *shipgraph.Build) (*shipgraph.Feature, error) {
-	return exists(loaders.Feature(ctx, obj.FeatureID))
+	return exists(loaders.FeatureOfBuild(ctx, obj))
 }
 
 func (r *buildResolver) Deployments(ctx context.Context, obj *shipgraph.Build, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter) (*shipgraph.DeploymentConnection, error) {
-	return deployments(ctx, shipgraph.DeploymentQuery{BuildID: obj.ID}, first, after, last, before, filter, nil)
+	return deployments(ctx, nil, obj, first, after, last, before, filter, nil)
 }
 
 func (r *buildConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.BuildConnection) (int, error) {
-	return loaders.BuildCount(ctx, obj.Query)
+	return loaders.BuildCount(ctx, obj)
 }
 
 func (r *mutationResolver) CreateBuild(ctx context.Context, input model.CreateBuildInput) (*model.CreateBuildPayload, error) {

@@ -14,11 +14,11 @@ import (
 )
 
 func (r *deploymentResolver) Build(ctx context.Context, obj *shipgraph.Deployment) (*shipgraph.Build, error) {
-	return exists(loaders.Build(ctx, obj.BuildID))
+	return exists(loaders.BuildOfDeployment(ctx, obj))
 }
 
 func (r *deploymentResolver) Feature(ctx context.Context, obj *shipgraph.Deployment) (*shipgraph.Feature, error) {
-	return exists(loaders.Feature(ctx, obj.FeatureID))
+	return exists(loaders.FeatureOfDeployment(ctx, obj))
 }
 
 func (r *deploymentResolver) Events(ctx context.Context, obj *shipgraph.Deployment, first *int, after *string, last *int, before *string) (*shipgraph.EventConnection, error) {
@@ -26,19 +26,19 @@ func (r *deploymentResolver) Events(ctx context.Context, obj *shipgraph.Deployme
 	if err != nil {
 		return nil, err
 	}
-	return loaders.Events(ctx, shipgraph.EventQuery{DeploymentID: obj.ID, Page: p})
+	return loaders.Events(ctx, obj, shipgraph.EventQuery{Page: p})
 }
 
 func (r *deploymentConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.DeploymentConnection) (int, error) {
-	return loaders.DeploymentCount(ctx, obj.Query)
+	return loaders.DeploymentCount(ctx, obj)
 }
 
 func (r *deploymentEventResolver) Deployment(ctx context.Context, obj *shipgraph.DeploymentEvent) (*shipgraph.Deployment, error) {
-	return exists(loaders.Deployment(ctx, obj.DeploymentID))
+	return exists(loaders.DeploymentOfEvent(ctx, obj))
 }
 
 func (r *deploymentEventConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.EventConnection) (int, error) {
-	return loaders.EventCount(ctx, obj.Query)
+	return loaders.EventCount(ctx, obj)
 }
 
 func (r *Resolver) Deployment() graph.DeploymentResolver { return &deploymentResolver{r} }

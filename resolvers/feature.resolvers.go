@@ -23,19 +23,19 @@ func (r *featureResolver) TestCases(ctx context.Context, obj *shipgraph.Feature,
 	if filter != nil {
 		q.Status = deref(filter.Status)
 	}
-	return loaders.TestCases(ctx, q)
+	return loaders.TestCases(ctx, obj, q)
 }
 
 func (r *featureResolver) Builds(ctx context.Context, obj *shipgraph.Feature, first *int, after *string, last *int, before *string, filter *model.BuildFilter) (*shipgraph.BuildConnection, error) {
-	return builds(ctx, obj.ID, first, after, last, before, filter, nil, shipgraph.Order{Field: shipgraph.OrderNumber, Desc: true})
+	return builds(ctx, obj, first, after, last, before, filter, nil, shipgraph.Order{Field: shipgraph.OrderNumber, Desc: true})
 }
 
 func (r *featureResolver) Deployments(ctx context.Context, obj *shipgraph.Feature, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter) (*shipgraph.DeploymentConnection, error) {
-	return deployments(ctx, shipgraph.DeploymentQuery{FeatureID: obj.ID}, first, after, last, before, filter, nil)
+	return deployments(ctx, obj, nil, first, after, last, before, filter, nil)
 }
 
 func (r *featureConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.FeatureConnection) (int, error) {
-	return loaders.FeatureCount(ctx, obj.Query.Filter)
+	return loaders.FeatureCount(ctx, obj)
 }
 
 func (r *mutationResolver) CreateFeature(ctx context.Context, input model.CreateFeatureInput) (*model.CreateFeaturePayload, error) {

@@ -88,9 +88,9 @@ func exists[T any](v *T, err error) (*T, error) {
 }
 
 // builds maps the arguments of a builds connection and loads its page.
-func builds(ctx context.Context, featureID int64, first *int, after *string, last *int, before *string,
+func builds(ctx context.Context, feature *shipgraph.Feature, first *int, after *string, last *int, before *string,
 	filter *model.BuildFilter, orderBy *model.BuildOrder, def shipgraph.Order) (*shipgraph.BuildConnection, error) {
-	q := shipgraph.BuildQuery{FeatureID: featureID, Order: def}
+	q := shipgraph.BuildQuery{Order: def}
 	if orderBy != nil {
 		q.Order = order(orderBy.Field, orderBy.Direction, true, def)
 	}
@@ -104,15 +104,18 @@ func builds(ctx context.Context, featureID int64, first *int, after *string, las
 	if q.Page, err = pageArgs(first, after, last, before, q.Order); err != nil {
 		return nil, err
 	}
+	if feature != nil {
+		return loaders.FeatureBuilds(ctx, feature, q)
+	}
 	return loaders.Builds(ctx, q)
 }
 
-// deployments maps the arguments of a deployments connection onto q, which
-// names the parent, and loads its page. Deployments list newest first
-// unless ordered.
-func deployments(ctx context.Context, q shipgraph.DeploymentQuery, first *int, after *string, last *int, before *string,
+// deployments maps the arguments of a deployments connection and loads its
+// page: of feature or build when one is given, else the root listing.
+// Deployments list newest first unless ordered.
+func deployments(ctx context.Context, feature *shipgraph.Feature, build *shipgraph.Build, first *int, after *string, last *int, before *string,
 	filter *model.DeploymentFilter, orderBy *model.DeploymentOrder) (*shipgraph.DeploymentConnection, error) {
-	q.Order = shipgraph.Order{Field: shipgraph.OrderCreatedAt, Desc: true}
+	q := shipgraph.DeploymentQuery{Order: shipgraph.Order{Field: shipgraph.OrderCreatedAt, Desc: true}}
 	if orderBy != nil {
 		q.Order = order(orderBy.Field, orderBy.Direction, true, q.Order)
 	}
@@ -125,6 +128,12 @@ func deployments(ctx context.Context, q shipgraph.DeploymentQuery, first *int, a
 	var err error
 	if q.Page, err = pageArgs(first, after, last, before, q.Order); err != nil {
 		return nil, err
+	}
+	switch {
+	case feature != nil:
+		return loaders.FeatureDeployments(ctx, feature, q)
+	case build != nil:
+		return loaders.BuildDeployments(ctx, build, q)
 	}
 	return loaders.Deployments(ctx, q)
 }

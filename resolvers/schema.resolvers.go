@@ -99,7 +99,7 @@ func (r *queryResolver) Build(ctx context.Context, id string) (*shipgraph.Build,
 }
 
 func (r *queryResolver) Builds(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.BuildFilter, orderBy *model.BuildOrder) (*shipgraph.BuildConnection, error) {
-	return builds(ctx, 0, first, after, last, before, filter, orderBy, shipgraph.Order{Field: shipgraph.OrderCreatedAt, Desc: true})
+	return builds(ctx, nil, first, after, last, before, filter, orderBy, shipgraph.Order{Field: shipgraph.OrderCreatedAt, Desc: true})
 }
 
 func (r *queryResolver) Deployment(ctx context.Context, id string) (*shipgraph.Deployment, error) {
@@ -111,7 +111,7 @@ func (r *queryResolver) Deployment(ctx context.Context, id string) (*shipgraph.D
 }
 
 func (r *queryResolver) Deployments(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter, orderBy *model.DeploymentOrder) (*shipgraph.DeploymentConnection, error) {
-	return deployments(ctx, shipgraph.DeploymentQuery{}, first, after, last, before, filter, orderBy)
+	return deployments(ctx, nil, nil, first, after, last, before, filter, orderBy)
 }
 
 func (r *Resolver) Mutation() graph.MutationResolver { return &mutationResolver{r} }

@@ -62,11 +62,11 @@ func (r *mutationResolver) DeleteTestCase(ctx context.Context, input model.Delet
 }
 
 func (r *testCaseResolver) Feature(ctx context.Context, obj *shipgraph.TestCase) (*shipgraph.Feature, error) {
-	return exists(loaders.Feature(ctx, obj.FeatureID))
+	return exists(loaders.FeatureOfTestCase(ctx, obj))
 }
 
 func (r *testCaseConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.TestCaseConnection) (int, error) {
-	return loaders.TestCaseCount(ctx, obj.Query)
+	return loaders.TestCaseCount(ctx, obj)
 }
 
 func (r *Resolver) TestCase() graph.TestCaseResolver { return &testCaseResolver{r} }

@@ -1,0 +1,187 @@
+package loaders
+
+import (
+	"context"
+	"sync"
+)
+
+// Sibling batching: the objects one statement loaded are siblings (the
+// features of a page, the builds of all those features, ...). When a
+// resolver asks for a relation of one of them, the relation is loaded for
+// all its siblings at once, with one statement, and the others find their
+// answer cached. A level is dispatched as soon as its first resolver asks,
+// because its siblings are already known: no batch window to wait for, and
+// the statement count of a query does not depend on timing.
+
+// family is a set of siblings: a []*T of the objects one statement loaded.
+type family struct {
+	members any
+}
+
+// group identifies one load for a family: the relation (kind) and its
+// arguments, named by the key of the family's first member.
+type group struct {
+	kind   string
+	family *family
+	first  any
+}
+
+// cacheKey names one parent's result of a relation.
+type cacheKey struct {
+	kind string
+	key  any
+}
+
+// call is a group load in flight; waiters block on done.
+type call struct {
+	done chan struct{}
+	err  error
+}
+
+// siblings is the per-response state of sibling batching.
+type siblings struct {
+	mu       sync.Mutex
+	families map[any]*family // member pointer → its family
+	results  map[cacheKey]any
+	calls    map[group]*call
+}
+
+// rootParent is the one parent of root fields, so that identical root
+// fields (aliases) share one load.
+var rootParent = &struct{}{}
+
+func newSiblings() *siblings {
+	return &siblings{
+		families: map[any]*family{rootParent: {members: []*struct{}{rootParent}}},
+		results:  map[cacheKey]any{},
+		calls:    map[group]*call{},
+	}
+}
+
+// remember caches entities by id under kind, so that following a relation
+// to one of them costs nothing.
+func remember[T any](s *siblings, kind string, items []*T, id func(*T) int64) {
+	s.mu.Lock()
+	for _, it := range items {
+		s.results[cacheKey{kind, id(it)}] = it
+	}
+	s.mu.Unlock()
+}
+
+// adopt records that members were loaded together.
+func adopt[T any](s *siblings, members []*T) {
+	if len(members) == 0 {
+		return
+	}
+	f := &family{members: members}
+	s.mu.Lock()
+	for _, m := range members {
+		s.families[m] = f
+	}
+	s.mu.Unlock()
+}
+
+// familyOf returns parent's siblings (itself included), or parent alone
+// when it was not loaded by a page (a node(id) lookup, say).
+func familyOf[T any](s *siblings, parent *T) (*family, []*T) {
+	s.mu.Lock()
+	f := s.families[parent]
+	s.mu.Unlock()
+	if f == nil {
+		return &family{members: []*T{parent}}, []*T{parent}
+	}
+	return f, f.members.([]*T)
+}
+
+// load returns the result of relation kind for parent, loading it for all
+// of parent's siblings with one call to fetch. key gives a parent's cache
+// key (its query); fetch answers many keys, in order.
+func load[P any, K comparable, R any](ctx context.Context, s *siblings, kind string, parent *P,
+	key func(*P) K, fetch func(ctx context.Context, keys []K) ([]R, error)) (R, error) {
+	var zero R
+	own := cacheKey{kind, key(parent)}
+	s.mu.Lock()
+	if r, ok := s.results[own]; ok {
+		s.mu.Unlock()
+		return r.(R), nil
+	}
+	s.mu.Unlock()
+
+	fam, members := familyOf(s, parent)
+	g := group{kind: kind, family: fam, first: key(members[0])}
+	s.mu.Lock()
+	c, running := s.calls[g]
+	if !running {
+		c = &call{done: make(chan struct{})}
+		s.calls[g] = c
+	}
+	s.mu.Unlock()
+
+	if !running {
+		c.err = fetchAll(ctx, s, kind, members, key, fetch)
+		close(c.done)
+	} else {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return zero, ctx.Err()
+		}
+	}
+	if c.err != nil {
+		return zero, c.err
+	}
+	s.mu.Lock()
+	r, ok := s.results[own]
+	s.mu.Unlock()
+	if !ok {
+		// parent joined its family after the family's load ran; load
+		// it on its own.
+		rs, err := fetch(ctx, []K{own.key.(K)})
+		if err != nil {
+			return zero, err
+		}
+		s.mu.Lock()
+		s.results[own] = rs[0]
+		s.mu.Unlock()
+		return rs[0], nil
+	}
+	return r.(R), nil
+}
+
+// fetchAll loads kind for every member not answered yet, with one call.
+func fetchAll[P any, K comparable, R any](ctx context.Context, s *siblings, kind string, members []*P,
+	key func(*P) K, fetch func(ctx context.Context, keys []K) ([]R, error)) error {
+	seen := make(map[K]bool, len(members))
+	keys := make([]K, 0, len(members))
+	s.mu.Lock()
+	for _, m := range members {
+		k := key(m)
+		if _, done := s.results[cacheKey{kind, k}]; !done && !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	s.mu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	rs, err := fetch(ctx, keys)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for i, k := range keys {
+		s.results[cacheKey{kind, k}] = rs[i]
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// once returns the cached result of key, computing it at most once per
+// response even when asked concurrently (root fields, repeated aliases).
+func once[K comparable, R any](ctx context.Context, s *siblings, kind string, key K, fetch func(context.Context, K) (R, error)) (R, error) {
+	return load(ctx, s, kind, rootParent, func(*struct{}) K { return key }, func(ctx context.Context, keys []K) ([]R, error) {
+		r, err := fetch(ctx, keys[0])
+		return []R{r}, err
+	})
+}
