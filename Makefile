@@ -10,21 +10,23 @@ export PATH := $(PATH):/usr/local/go/bin
 BIN := bin/shipgraph
 SEED_FEATURES ?= 200
 
-.PHONY: run test build generate check-generate bench clean
+.PHONY: run test build generate check-generate bench fuzz clean
 
 build:
 	go build -o $(BIN) .
 
-## run: ensure PostgreSQL, create the database, migrate, seed once, serve.
+## run: ensure PostgreSQL, create the database, migrate, seed once, serve in
+## dev mode (loopback only; prints an admin token, pre-filled in GraphiQL).
 run: build
 	export DATABASE_URL="$$(scripts/ensure-postgres.sh shipgraph)"; \
 	$(BIN) migrate up; \
 	$(BIN) seed --features $(SEED_FEATURES); \
-	exec $(BIN) serve
+	exec $(BIN) serve --dev
 
-## test: ensure PostgreSQL, vet, check generated code, run every test.
+## test: ensure PostgreSQL and Redis, vet, check generated code, run every test.
 test:
 	export TEST_DATABASE_URL="$$(scripts/ensure-postgres.sh postgres)"; \
+	export TEST_REDIS_URL="$$(scripts/ensure-redis.sh)"; \
 	go vet ./...; \
 	scripts/check-generate.sh; \
 	go test -race -count=1 ./...
@@ -35,6 +37,19 @@ generate:
 
 check-generate:
 	scripts/check-generate.sh
+
+## bench: Shipgraph vs a hand-written pgx baseline on one nested query:
+## req/s, latency, SQL statements, peak RSS, allocs (scripts/bench.sh; not
+## part of test). BENCH_SECONDS=N sets the measured seconds per point.
+bench:
+	scripts/bench.sh
+
+## fuzz: explore the GraphQL endpoint with go test -fuzz (FuzzGraphQLEndpoint;
+## its seed corpus already runs in test). FUZZTIME=5m for longer.
+FUZZTIME ?= 60s
+fuzz:
+	export TEST_DATABASE_URL="$$(scripts/ensure-postgres.sh postgres)"; \
+	go test -run '^$$' -fuzz FuzzGraphQLEndpoint -fuzztime $(FUZZTIME) .
 
 clean:
 	rm -rf bin

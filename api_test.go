@@ -425,6 +425,7 @@ func TestGraphQLOverHTTP(t *testing.T) {
 			body := jsonBody(t, `mutation { createFeature(input: {name: "put `+tok+`", complexityPoints: 1}) { feature { id } } }`, nil)
 			req, _ := http.NewRequest(method, s.URL+"/graphql", bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+adminToken())
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
@@ -1466,7 +1467,10 @@ func TestMutations(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				res, err := http.Post(s.URL+"/graphql", "application/json", bytes.NewReader(body))
+				req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+adminToken())
+				res, err := http.DefaultClient.Do(req)
 				if err != nil {
 					errs[i] = err
 					return
@@ -1686,6 +1690,7 @@ func TestInternalErrorsLeakNothing(t *testing.T) {
 		Ready:   testDB.DB,
 		Config:  cfg,
 		Version: "test",
+		Auth:    testAuth,
 	}))
 	t.Cleanup(srv.Close)
 	s := &testServer{URL: srv.URL}
@@ -1761,6 +1766,25 @@ func TestInternalErrorsLeakNothing(t *testing.T) {
 		check(t, fmt.Sprintf(`{ build(id: %q) { id } }`, shipgraph.EncodeID(shipgraph.KindBuild, 1)), "", "kaboom")
 	})
 
+	t.Run("an internal error leaks nothing over GET or as graphql-response+json either", func(t *testing.T) {
+		query := fmt.Sprintf(`{ feature(id: %q) { id name } }`, shipgraph.EncodeID(shipgraph.KindFeature, 3))
+		get, _ := http.NewRequest(http.MethodGet, s.URL+"/graphql?"+url.Values{"query": {query}}.Encode(), nil)
+		post, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(jsonBody(t, query, nil)))
+		post.Header.Set("Content-Type", "application/json")
+		post.Header.Set("Accept", "application/graphql-response+json")
+		for _, req := range []*http.Request{get, post} {
+			r := do(t, req)
+			if r.Status != http.StatusOK || r.code() != "INTERNAL_SERVER_ERROR" || r.Errors[0].Message != "internal server error" {
+				t.Fatalf("%s: %d %s", req.Method, r.Status, r.raw)
+			}
+			for _, secret := range []string{"secret_table", "10.0.0.5", "pq:"} {
+				if bytes.Contains(r.raw, []byte(secret)) {
+					t.Errorf("%s: response leaks %q: %s", req.Method, secret, r.raw)
+				}
+			}
+		}
+	})
+
 	t.Run("the server keeps serving after a panic", func(t *testing.T) {
 		r := s.post(t, `{ features(first: 1) { totalCount } }`, nil)
 		if r.Status != http.StatusOK || len(r.Errors) > 0 {
@@ -1792,7 +1816,9 @@ func TestSchemaAndGraphiQL(t *testing.T) {
 
 	get := func(t *testing.T, path string) (*http.Response, []byte) {
 		t.Helper()
-		res, err := http.Get(s.URL + path)
+		req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken()) // /schema.graphql needs one
+		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -2102,7 +2128,9 @@ func TestSchemaIsFullyDocumented(t *testing.T) {
 	}
 
 	// What introspection reports is what /schema.graphql serves.
-	res, err := http.Get(s.URL + "/schema.graphql")
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/schema.graphql", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken())
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,11 +6,16 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/joho/godotenv"
+
+	"github.com/shipgraph/shipgraph/internal/browser"
+	"github.com/shipgraph/shipgraph/internal/limits"
+	"github.com/shipgraph/shipgraph/internal/ratelimit"
 )
 
 // config is everything the environment configures. Every setting has a
@@ -27,6 +32,26 @@ type config struct {
 	LoaderWait      time.Duration // SHIPGRAPH_LOADER_WAIT: batch window of the dataloaders
 	MaxBodyBytes    int64         // SHIPGRAPH_MAX_BODY_BYTES
 	PprofAddr       string        // SHIPGRAPH_PPROF_ADDR: profiler listener, off when empty
+
+	// Browser and schema exposure (see internal/browser, internal/introspection).
+	CORSOrigins      []string // SHIPGRAPH_CORS_ORIGINS: cross-origin allow-list, none by default
+	Introspection    bool     // SHIPGRAPH_INTROSPECTION: __schema and __type queries answered
+	FieldSuggestions bool     // SHIPGRAPH_FIELD_SUGGESTIONS: "Did you mean …?" in validation errors
+
+	// Tokens (see internal/auth). The secret is checked where it is used
+	// (serve, token), so migrate and seed run without one.
+	JWTSecret   string // JWT_SECRET_KEY: HS256 key, at least 32 bytes
+	JWTIssuer   string // JWT_ISSUER: required iss of tokens, when set
+	JWTAudience string // JWT_AUDIENCE: required aud of tokens, when set
+
+	// Operation limits and rate limiting (see internal/limits,
+	// internal/ratelimit). Redis, when set, holds the rate limit counts
+	// that instances share.
+	Limits      limits.Config // SHIPGRAPH_MAX_DEPTH, _MAX_NODES, _MAX_ALIASES, _MAX_ROOT_FIELDS, _MAX_TOKENS, _REQUEST_TIMEOUT
+	RateLimit   int           // SHIPGRAPH_RATE_LIMIT: points per caller and window
+	RateWindow  time.Duration // SHIPGRAPH_RATE_WINDOW
+	RedisURL    string        // REDIS_URL: off when empty
+	RedisPrefix string        // SHIPGRAPH_REDIS_PREFIX: start of every Redis key
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/shipgraph?sslmode=disable"
@@ -61,6 +86,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Addr:        getenv("SHIPGRAPH_ADDR"),
 		LogFormat:   strings.ToLower(getenv("SHIPGRAPH_LOG_FORMAT")),
 		PprofAddr:   getenv("SHIPGRAPH_PPROF_ADDR"),
+		JWTSecret:   getenv("JWT_SECRET_KEY"),
+		JWTIssuer:   getenv("JWT_ISSUER"),
+		JWTAudience: getenv("JWT_AUDIENCE"),
+		RedisURL:    getenv("REDIS_URL"),
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = defaultDatabaseURL
@@ -106,14 +135,61 @@ func loadConfig(getenv func(string) string) (config, error) {
 	parse("SHIPGRAPH_LOADER_WAIT", "500us", duration(&c.LoaderWait))
 	parse("SHIPGRAPH_AUTO_MIGRATE", "true", func(s string) (e error) { c.AutoMigrate, e = strconv.ParseBool(s); return e })
 	parse("SHIPGRAPH_MAX_BODY_BYTES", "1048576", func(s string) (e error) { c.MaxBodyBytes, e = strconv.ParseInt(s, 10, 64); return e })
+	parse("SHIPGRAPH_CORS_ORIGINS", "", func(s string) (e error) { c.CORSOrigins, e = browser.ParseOrigins(s); return e })
+	parse("SHIPGRAPH_INTROSPECTION", "true", func(s string) (e error) { c.Introspection, e = strconv.ParseBool(s); return e })
+	parse("SHIPGRAPH_FIELD_SUGGESTIONS", "true", func(s string) (e error) { c.FieldSuggestions, e = strconv.ParseBool(s); return e })
+	// A limit of 0 or less would silently mean "the default" below; refuse it.
+	positive := func(dst *int) func(string) error {
+		return func(s string) error {
+			n, e := strconv.Atoi(s)
+			if e == nil && n < 1 {
+				e = errors.New("must be at least 1")
+			}
+			*dst = n
+			return e
+		}
+	}
+	parse("SHIPGRAPH_MAX_DEPTH", strconv.Itoa(limits.DefaultMaxDepth), positive(&c.Limits.MaxDepth))
+	parse("SHIPGRAPH_MAX_NODES", strconv.Itoa(limits.DefaultMaxNodes), positive(&c.Limits.MaxNodes))
+	parse("SHIPGRAPH_MAX_ALIASES", strconv.Itoa(limits.DefaultMaxAliases), positive(&c.Limits.MaxAliases))
+	parse("SHIPGRAPH_MAX_ROOT_FIELDS", strconv.Itoa(limits.DefaultMaxRootFields), positive(&c.Limits.MaxRootFields))
+	parse("SHIPGRAPH_MAX_TOKENS", strconv.Itoa(limits.DefaultMaxTokens), positive(&c.Limits.MaxTokens))
+	parse("SHIPGRAPH_REQUEST_TIMEOUT", limits.DefaultTimeout.String(), duration(&c.Limits.Timeout))
+	parse("SHIPGRAPH_RATE_LIMIT", strconv.Itoa(ratelimit.DefaultLimit), positive(&c.RateLimit))
+	parse("SHIPGRAPH_RATE_WINDOW", ratelimit.DefaultWindow.String(), duration(&c.RateWindow))
+	parse("SHIPGRAPH_REDIS_PREFIX", "shipgraph:", func(s string) error { c.RedisPrefix = s; return nil })
+	if err == nil && (c.Limits.Timeout <= 0 || c.RateWindow <= 0) {
+		err = errors.New("SHIPGRAPH_REQUEST_TIMEOUT and SHIPGRAPH_RATE_WINDOW must be positive durations")
+	}
 	return c, err
 }
 
-// redactURL hides the password of a connection URL, for logs and output.
+// redactURL hides the passwords of a connection string, for logs and
+// output. pgx takes URLs, with the password in the user info or in a
+// password (or sslpassword) parameter, and keyword/value strings
+// ("host=… password=…"); both are masked.
 func redactURL(s string) string {
+	if !strings.Contains(s, "://") {
+		return keywordPassword.ReplaceAllString(s, "${1}xxxxx")
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return "(unparseable URL)"
 	}
+	q := u.Query()
+	masked := false
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") {
+			q.Set(k, "xxxxx")
+			masked = true
+		}
+	}
+	if masked {
+		u.RawQuery = q.Encode()
+	}
 	return u.Redacted()
 }
+
+// keywordPassword matches the value of password and sslpassword in a
+// keyword/value connection string, quoted or not.
+var keywordPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)

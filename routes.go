@@ -19,11 +19,18 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/rules"
 
 	"github.com/shipgraph/shipgraph/graph"
+	"github.com/shipgraph/shipgraph/internal/auth"
+	"github.com/shipgraph/shipgraph/internal/browser"
 	"github.com/shipgraph/shipgraph/internal/graphiql"
 	"github.com/shipgraph/shipgraph/internal/graphqlhttp"
+	"github.com/shipgraph/shipgraph/internal/introspection"
+	"github.com/shipgraph/shipgraph/internal/limits"
 	"github.com/shipgraph/shipgraph/internal/postgres"
+	"github.com/shipgraph/shipgraph/internal/ratelimit"
+	"github.com/shipgraph/shipgraph/internal/redis"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 	"github.com/shipgraph/shipgraph/loaders"
 	"github.com/shipgraph/shipgraph/resolvers"
@@ -42,43 +49,108 @@ type serverDeps struct {
 	Ready   readiness
 	Config  config
 	Version string
+
+	// Auth verifies the bearer tokens of /graphql and /schema.graphql;
+	// required.
+	Auth *auth.Authenticator
+	// Dev (serve --dev) opens introspection and /schema.graphql to
+	// anonymous callers; otherwise they need a token.
+	Dev bool
+	// GraphiQLHeaders pre-fill GraphiQL's headers editor: dev mode's admin
+	// token, so exploring needs no setup. Never set outside dev mode: the
+	// page embeds them for anyone who loads it.
+	GraphiQLHeaders map[string]string
+
+	// Redis, when configured, keeps the rate limit counts that instances
+	// share; nil counts in this process.
+	Redis *redis.Client
 }
 
 // NewServer returns the whole HTTP API. All routes are here.
 func NewServer(d serverDeps) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graphQLHandler(d))
-	explorer := graphiql.Handler(graphiql.Config{Endpoint: "/graphql", Title: "Shipgraph", DefaultQuery: defaultQuery})
+	authenticate := func(h http.Handler) http.Handler { return auth.Middleware(d.Auth, logRejectedToken(d.Logger), h) }
+	mux.Handle("/graphql", authenticate(graphQLHandler(d)))
+	explorer := graphiql.Handler(graphiql.Config{Endpoint: "/graphql", Title: "Shipgraph", DefaultQuery: defaultQuery, Headers: d.GraphiQLHeaders})
 	mux.Handle("GET /{$}", explorer)
 	mux.Handle("GET /graphiql/", explorer)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": d.Version})
 	})
 	mux.Handle("GET /readyz", readyHandler(d.Ready))
-	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, r *http.Request) {
+	var sdl http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write(schemaSDL)
 	})
-	return withRequestID(withRecover(mux, d.Logger), d.Logger)
+	if !d.Dev {
+		// The SDL tells what introspection tells: the same rule guards it
+		// (see auth.IntrospectionGuard).
+		sdl = authenticate(auth.RequireToken(sdl))
+	}
+	if d.Config.Introspection {
+		// With introspection off the schema is private: the SDL too.
+		mux.Handle("GET /schema.graphql", sdl)
+	}
+	// The browser policy sits in front of every route: CORS for allowed
+	// origins, and no POST or WebSocket from a foreign page.
+	policy := browser.NewPolicy(d.Config.CORSOrigins...)
+	return withRequestID(withRecover(policy.Handler(mux), d.Logger), d.Logger)
 }
 
 // graphQLHandler is the GraphQL endpoint: transports, caches, error
-// presentation and per-response loaders.
+// presentation, per-response loaders, operation limits and rate limits.
 func graphQLHandler(d serverDeps) http.Handler {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{
-		Resolvers: &resolvers.Resolver{Store: d.Store},
+		Resolvers:  &resolvers.Resolver{Store: d.Store},
+		Directives: graph.DirectiveRoot{HasRole: auth.HasRole},
 	}))
 	srv.AddTransport(graphqlhttp.Transport{MaxBodyBytes: d.Config.MaxBodyBytes})
 	// Parsed and validated documents are cached by query text: dashboards
 	// send the same few queries over and over.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.Introspection{})
+	if d.Config.Introspection {
+		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(introspection.Refuse{})
+	}
+	// Where introspection is on, anonymous callers get it only in dev mode.
+	srv.Use(auth.IntrospectionGuard{AllowAnonymous: d.Dev})
+	if !d.Config.FieldSuggestions {
+		// gqlgen's switch silences two of the rules that suggest names;
+		// WithoutSuggestions silences the rest.
+		srv.SetDisableSuggestion(true)
+		srv.SetValidationRulesFn(func() *rules.Rules { return introspection.WithoutSuggestions(rules.NewDefaultRules()) })
+	}
 	srv.Use(loaders.Extension{Store: d.Store, Options: loaders.Options{Wait: d.Config.LoaderWait}})
+	// The limits refuse an operation that asks too much before it runs and
+	// give the rest a deadline; the rate limiter, last of the checks, then
+	// charges the caller by the node count the limits computed.
+	limits.Install(srv, d.Config.Limits, d.Logger)
+	srv.Use(ratelimit.Extension{Limiter: newRateLimiter(d), Caller: rateLimitCaller, Nodes: limits.NodesOf})
 	srv.SetErrorPresenter(presentError(d.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		return shipgraph.Internal(fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
 	})
-	return srv
+	return ratelimit.Headers(srv)
+}
+
+// newRateLimiter counts in Redis when the server has one, so that all
+// instances spend from the same budgets, else in this process.
+func newRateLimiter(d serverDeps) *ratelimit.Limiter {
+	cfg := ratelimit.Config{Limit: d.Config.RateLimit, Window: d.Config.RateWindow, Logger: d.Logger}
+	if d.Redis != nil {
+		cfg.Counter = d.Redis.RateCounter()
+	}
+	return ratelimit.New(cfg)
+}
+
+// rateLimitCaller names whose budget an operation spends: the token's
+// subject, else (an anonymous caller) the client's address.
+func rateLimitCaller(ctx context.Context) string {
+	if p, ok := auth.PrincipalFrom(ctx); ok {
+		return "sub:" + p.Subject
+	}
+	return "ip:" + ratelimit.ClientIP(ctx)
 }
 
 // presentError maps errors to GraphQL errors: a shipgraph.Error shows its
@@ -216,6 +288,15 @@ func withRequestID(next http.Handler, log *slog.Logger) http.Handler {
 			slog.Duration("duration", time.Since(start)),
 			slog.Int64("sql_statements", postgres.StatementCount(ctx)))
 	})
+}
+
+// logRejectedToken logs why a bearer token was refused (expired, bad
+// signature…) with the request id, so an operator can answer "why 401?".
+// The reason never includes the token.
+func logRejectedToken(log *slog.Logger) func(*http.Request, error) {
+	return func(r *http.Request, err error) {
+		log.InfoContext(r.Context(), "token rejected", "request_id", requestID(r.Context()), "reason", err.Error())
+	}
 }
 
 // withRecover turns a panic outside GraphQL execution into a 500 and a log

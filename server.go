@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/shipgraph/shipgraph/internal/postgres"
+	"github.com/shipgraph/shipgraph/internal/redis"
 	"github.com/shipgraph/shipgraph/internal/seed"
 )
 
@@ -73,10 +74,12 @@ Usage:
   shipgraph serve [flags]           serve the API (GraphiQL at /, GraphQL at /graphql)
   shipgraph migrate up|down|status  apply, roll back (one step) or list migrations
   shipgraph seed [--features N]     load demo data, topping up to N features
+  shipgraph token --sub NAME --roles viewer,editor [--ttl 1h]
+                                    mint an access token (signed with JWT_SECRET_KEY)
   shipgraph version                 print the version
 
 Configuration comes from the environment and an optional .env file:
-  DATABASE_URL, SHIPGRAPH_ADDR, SHIPGRAPH_LOG_LEVEL, SHIPGRAPH_LOG_FORMAT, …
+  DATABASE_URL, JWT_SECRET_KEY, SHIPGRAPH_ADDR, SHIPGRAPH_LOG_LEVEL, …
 (see the README for every setting). Run "shipgraph COMMAND --help" for flags.
 `
 
@@ -100,6 +103,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		sub = migrate
 	case "seed":
 		sub = seedCmd
+	case "token":
+		sub = tokenCmd
 	case "version", "--version":
 		fmt.Fprintln(stdout, "shipgraph", buildVersion())
 		return nil
@@ -156,6 +161,26 @@ func openDB(ctx context.Context, cfg config) (*postgres.DB, error) {
 	return postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, ConnectTimeout: cfg.DBConnTimeout})
 }
 
+// openRedis returns a client for REDIS_URL, or nil when it is unset. An
+// unreachable Redis is logged, not fatal: rate limits are counted in this
+// process until it answers (see internal/ratelimit), so a Redis outage
+// never takes the API down with it.
+func openRedis(ctx context.Context, cfg config, log *slog.Logger) (*redis.Client, error) {
+	if cfg.RedisURL == "" {
+		return nil, nil
+	}
+	rdb, err := redis.Open(redis.Config{URL: cfg.RedisURL, Prefix: cfg.RedisPrefix})
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pingCtx); err != nil {
+		log.Warn("redis unreachable; rate limits are counted in this process until it answers", "redis", redactURL(cfg.RedisURL), "error", err)
+	}
+	return rdb, nil
+}
+
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(getenv)
 	if err != nil {
@@ -165,10 +190,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fl.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (SHIPGRAPH_ADDR); port 0 picks a free port")
 	noMigrate := fl.Bool("no-migrate", !cfg.AutoMigrate, "do not apply pending migrations at start (SHIPGRAPH_AUTO_MIGRATE=false)")
 	fl.StringVar(&cfg.PprofAddr, "pprof", cfg.PprofAddr, "serve net/http/pprof on this address, e.g. 127.0.0.1:6060 (SHIPGRAPH_PPROF_ADDR); off when empty")
+	dev := fl.Bool("dev", false, "development mode: loopback only, a random secret when JWT_SECRET_KEY is unset, an admin token printed and pre-filled in GraphiQL, anonymous introspection")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	authn, graphiqlHeaders, err := serveAuth(cfg, *dev, stdout, log)
+	if err != nil {
+		return err
+	}
 	if getenv("GOGC") == "" {
 		// A large nested read allocates megabytes of garbage that dies with
 		// the request; collecting less often buys throughput for memory.
@@ -189,6 +219,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			log.Info("migrations applied", "versions", applied)
 		}
 	}
+	rdb, err := openRedis(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		defer rdb.Close() // after the HTTP server has shut down
+	}
 
 	handler := NewServer(serverDeps{
 		Logger:  log,
@@ -196,6 +233,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Ready:   db,
 		Config:  cfg,
 		Version: buildVersion(),
+
+		Auth:            authn,
+		Dev:             *dev,
+		GraphiQLHeaders: graphiqlHeaders,
+		Redis:           rdb,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -207,16 +249,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	// Tests listen on port 0 and read the real address from this line.
-	log.Info("serving", "addr", "http://"+ln.Addr().String(), "version", buildVersion(), "database", redactURL(cfg.DatabaseURL))
-
 	if cfg.PprofAddr != "" {
 		stopPprof, err := servePprof(cfg.PprofAddr, log)
 		if err != nil {
+			ln.Close()
 			return err
 		}
 		defer stopPprof()
 	}
+
+	// Tests listen on port 0 and read the real address from this line;
+	// everything logged at start comes before it.
+	log.Info("serving", "addr", "http://"+ln.Addr().String(), "version", buildVersion(), "database", redactURL(cfg.DatabaseURL))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -12,8 +12,41 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shipgraph/shipgraph/internal/auth"
 	"github.com/shipgraph/shipgraph/internal/pgtest"
 )
+
+// testJWTSecret is the JWT_SECRET_KEY of every test server whose env does
+// not set one.
+const testJWTSecret = "shipgraph-tests-0123456789abcdef-0123456789"
+
+// testAuth mints and verifies tokens the way a test server does.
+var testAuth = func() *auth.Authenticator {
+	a, err := auth.New(auth.Config{Secret: []byte(testJWTSecret)})
+	if err != nil {
+		panic(err)
+	}
+	return a
+}()
+
+// testToken mints a token for roles, valid for an hour.
+func testToken(t *testing.T, roles ...auth.Role) string {
+	t.Helper()
+	token, err := testAuth.Mint("test-"+strings.ToLower(string(roles[0])), roles, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
+// adminToken is the token the request helpers send unless told otherwise.
+var adminToken = sync.OnceValue(func() string {
+	token, err := testAuth.Mint("test-admin", []auth.Role{auth.RoleAdmin}, 24*time.Hour)
+	if err != nil {
+		panic(err)
+	}
+	return token
+})
 
 var testDB *pgtest.Database
 
@@ -23,6 +56,7 @@ func TestMain(m *testing.M) { pgtest.Main(m, &testDB) }
 type testServer struct {
 	URL    string
 	logs   *syncBuffer
+	stdout *syncBuffer // what run printed on stdout (dev mode's token)
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -62,7 +96,9 @@ func (b *syncBuffer) String() string {
 
 // startServer runs the serve command against the package's database and
 // stops it, checking for a clean shutdown, when the test ends.
-func startServer(t *testing.T, env map[string]string) *testServer {
+// The server's JWT_SECRET_KEY is testJWTSecret unless env sets it (to ""
+// to leave it unset); args are added to the serve command line.
+func startServer(t *testing.T, env map[string]string, args ...string) *testServer {
 	t.Helper()
 	getenv := func(k string) string {
 		if v, ok := env[k]; ok {
@@ -73,13 +109,16 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 			return testDB.URL
 		case "SHIPGRAPH_ENV_FILE":
 			return "testdata/none.env"
+		case "JWT_SECRET_KEY":
+			return testJWTSecret
 		}
 		return ""
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &testServer{logs: &syncBuffer{addrc: make(chan string, 1)}, cancel: cancel, done: make(chan error, 1)}
+	s := &testServer{logs: &syncBuffer{addrc: make(chan string, 1)}, stdout: &syncBuffer{addrc: make(chan string, 1)}, cancel: cancel, done: make(chan error, 1)}
+	argv := append([]string{"shipgraph", "serve", "--addr", "127.0.0.1:0"}, args...)
 	go func() {
-		s.done <- run(ctx, []string{"shipgraph", "serve", "--addr", "127.0.0.1:0"}, getenv, io.Discard, s.logs)
+		s.done <- run(ctx, argv, getenv, s.stdout, s.logs)
 	}()
 	select {
 	case s.URL = <-s.logs.addrc:
@@ -126,16 +165,37 @@ func (r *gqlResponse) code() string {
 	return c
 }
 
-// post sends a GraphQL request as JSON.
+// post sends a GraphQL request as JSON, as the test admin.
 func (s *testServer) post(t *testing.T, query string, vars map[string]any) *gqlResponse {
+	t.Helper()
+	return s.postAs(t, adminToken(), query, vars)
+}
+
+// postAs sends a GraphQL request as JSON with token, or without any
+// Authorization header when token is "".
+func (s *testServer) postAs(t *testing.T, token, query string, vars map[string]any) *gqlResponse {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	return do(t, req)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return doAnonymous(t, req)
 }
 
+// do sends req as the test admin, unless it already carries an
+// Authorization header, and decodes the JSON answer.
 func do(t *testing.T, req *http.Request) *gqlResponse {
+	t.Helper()
+	if req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+adminToken())
+	}
+	return doAnonymous(t, req)
+}
+
+// doAnonymous sends req as it is: without a token unless it carries one.
+func doAnonymous(t *testing.T, req *http.Request) *gqlResponse {
 	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -262,8 +322,6 @@ func TestServeShutsDownOnCancel(t *testing.T) {
 		t.Fatal("still serving after shutdown")
 	}
 }
-
-
 
 func TestPprofIsOffByDefaultAndOnWithTheFlag(t *testing.T) {
 	t.Parallel()

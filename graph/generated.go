@@ -15,6 +15,8 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/shipgraph/shipgraph/graph/model"
+	"github.com/shipgraph/shipgraph/internal/auth"
+	"github.com/shipgraph/shipgraph/internal/ratelimit"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -45,6 +47,7 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
+	HasRole func(ctx context.Context, obj any, next graphql.Resolver, role auth.Role) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -209,6 +212,14 @@ type ComplexityRoot struct {
 		Features    func(childComplexity int, first *int, after *string, last *int, before *string, filter *model.FeatureFilter, orderBy *model.FeatureOrder) int
 		Node        func(childComplexity int, id string) int
 		Nodes       func(childComplexity int, ids []string) int
+		RateLimit   func(childComplexity int) int
+	}
+
+	RateLimit struct {
+		Cost      func(childComplexity int) int
+		Limit     func(childComplexity int) int
+		Remaining func(childComplexity int) int
+		ResetAt   func(childComplexity int) int
 	}
 
 	TestCase struct {
@@ -302,6 +313,7 @@ type QueryResolver interface {
 	Builds(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.BuildFilter, orderBy *model.BuildOrder) (*shipgraph.BuildConnection, error)
 	Deployment(ctx context.Context, id string) (*shipgraph.Deployment, error)
 	Deployments(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter, orderBy *model.DeploymentOrder) (*shipgraph.DeploymentConnection, error)
+	RateLimit(ctx context.Context) (*ratelimit.Status, error)
 }
 type TestCaseResolver interface {
 	Feature(ctx context.Context, obj *shipgraph.TestCase) (*shipgraph.Feature, error)
@@ -1054,6 +1066,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
+	case "Query.rateLimit":
+		if e.ComplexityRoot.Query.RateLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.RateLimit(childComplexity), true
+
+	case "RateLimit.cost":
+		if e.ComplexityRoot.RateLimit.Cost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimit.Cost(childComplexity), true
+	case "RateLimit.limit":
+		if e.ComplexityRoot.RateLimit.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimit.Limit(childComplexity), true
+	case "RateLimit.remaining":
+		if e.ComplexityRoot.RateLimit.Remaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimit.Remaining(childComplexity), true
+	case "RateLimit.resetAt":
+		if e.ComplexityRoot.RateLimit.ResetAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RateLimit.ResetAt(childComplexity), true
 
 	case "TestCase.createdAt":
 		if e.ComplexityRoot.TestCase.CreatedAt == nil {
@@ -1269,6 +1312,49 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/auth.graphqls", Input: `"""
+The role a caller's token must grant to use this field. ADMIN satisfies every
+requirement, and any role satisfies VIEWER. Without a valid token the field
+fails with UNAUTHENTICATED; with too little, FORBIDDEN.
+"""
+directive @hasRole("The role required." role: Role!) on FIELD_DEFINITION
+
+"A permission granted by an access token."
+enum Role {
+  "Reads everything and subscribes to live updates."
+  VIEWER
+  "Creates and changes features, test cases and builds."
+  EDITOR
+  "Starts and cancels deployments."
+  DEPLOYER
+  "May do everything."
+  ADMIN
+}
+
+"""
+The caller's rate limit. Every operation costs points: one per hundred objects
+its connections may return (` + "`" + `first` + "`" + `/` + "`" + `last` + "`" + `, 20 when absent, multiplied down
+the nesting), and at least one. A caller has ` + "`" + `limit` + "`" + ` points per window; an
+operation that does not fit in ` + "`" + `remaining` + "`" + ` is refused with ` + "`" + `RATE_LIMITED` + "`" + `
+before it runs, and costs nothing. The same figures come in the
+` + "`" + `X-RateLimit-*` + "`" + ` headers of every charged response.
+"""
+type RateLimit {
+  "The cost of this operation."
+  cost: Int!
+  "Points per window."
+  limit: Int!
+  "Points left in the current window, after this operation."
+  remaining: Int!
+  "When the window resets and ` + "`" + `remaining` + "`" + ` goes back to ` + "`" + `limit` + "`" + `."
+  resetAt: DateTime!
+}
+
+extend type Query {
+  "The caller's rate limit, after this operation's cost."
+  rateLimit: RateLimit! @hasRole(role: VIEWER)
+}
+`, BuiltIn: false},
 	{Name: "../schema/build.graphqls", Input: `"One attempt to build a feature at a commit."
 type Build implements Node {
   "The opaque global ID."
@@ -1371,12 +1457,12 @@ type BuildEdge {
 
 extend type Mutation {
   "Records a new build of a feature; it gets the feature's next number and starts QUEUED."
-  createBuild("The build to record." input: CreateBuildInput!): CreateBuildPayload!
+  createBuild("The build to record." input: CreateBuildInput!): CreateBuildPayload! @hasRole(role: EDITOR)
   """
   Moves a build to another status (see ` + "`" + `BuildStatus` + "`" + ` for the legal moves).
   Setting the status it already has is a no-op, so retries are safe.
   """
-  updateBuildStatus("The build and the status to move it to." input: UpdateBuildStatusInput!): UpdateBuildStatusPayload!
+  updateBuildStatus("The build and the status to move it to." input: UpdateBuildStatusInput!): UpdateBuildStatusPayload! @hasRole(role: EDITOR)
 }
 
 "The input of ` + "`" + `createBuild` + "`" + `."
@@ -1729,14 +1815,14 @@ type FeatureEdge {
 
 extend type Mutation {
   "Creates a feature."
-  createFeature("The feature to create." input: CreateFeatureInput!): CreateFeaturePayload!
+  createFeature("The feature to create." input: CreateFeatureInput!): CreateFeaturePayload! @hasRole(role: EDITOR)
   "Changes the given fields of a feature and leaves the others alone."
-  updateFeature("The feature to change and its new values." input: UpdateFeatureInput!): UpdateFeaturePayload!
+  updateFeature("The feature to change and its new values." input: UpdateFeatureInput!): UpdateFeaturePayload! @hasRole(role: EDITOR)
   """
   Deletes a feature with its test cases, builds and deployments. Refused with
   ` + "`" + `CONFLICT` + "`" + ` while one of its deployments is queued or in progress.
   """
-  deleteFeature("The feature to delete." input: DeleteFeatureInput!): DeleteFeaturePayload!
+  deleteFeature("The feature to delete." input: DeleteFeatureInput!): DeleteFeaturePayload! @hasRole(role: EDITOR)
 }
 
 "The input of ` + "`" + `createFeature` + "`" + `."
@@ -1848,12 +1934,12 @@ enum OrderDirection {
 "Read access to everything Shipgraph records."
 type Query {
   "Fetches any object by its global ID; null when it does not exist."
-  node("A global ID from any object's ` + "`" + `id` + "`" + ` field." id: ID!): Node
+  node("A global ID from any object's ` + "`" + `id` + "`" + ` field." id: ID!): Node @hasRole(role: VIEWER)
   "Fetches up to 100 objects by global ID, in the order given; null for each that does not exist."
-  nodes("Up to 100 global IDs." ids: [ID!]!): [Node]!
+  nodes("Up to 100 global IDs." ids: [ID!]!): [Node]! @hasRole(role: VIEWER)
 
   "A feature by ID; null when it does not exist."
-  feature("The feature's global ID." id: ID!): Feature
+  feature("The feature's global ID." id: ID!): Feature @hasRole(role: VIEWER)
   "Features, filtered and ordered."
   features(
     "Returns the first n features (1–100, default 20)."
@@ -1868,10 +1954,10 @@ type Query {
     filter: FeatureFilter
     "The order of the list; oldest first by default."
     orderBy: FeatureOrder = {field: CREATED_AT, direction: ASC}
-  ): FeatureConnection!
+  ): FeatureConnection! @hasRole(role: VIEWER)
 
   "A build by ID; null when it does not exist."
-  build("The build's global ID." id: ID!): Build
+  build("The build's global ID." id: ID!): Build @hasRole(role: VIEWER)
   "Builds of all features, filtered and ordered."
   builds(
     "Returns the first n builds (1–100, default 20)."
@@ -1886,10 +1972,10 @@ type Query {
     filter: BuildFilter
     "The order of the list; newest first by default."
     orderBy: BuildOrder = {field: CREATED_AT, direction: DESC}
-  ): BuildConnection!
+  ): BuildConnection! @hasRole(role: VIEWER)
 
   "A deployment by ID; null when it does not exist."
-  deployment("The deployment's global ID." id: ID!): Deployment
+  deployment("The deployment's global ID." id: ID!): Deployment @hasRole(role: VIEWER)
   "Deployments of all features, filtered and ordered."
   deployments(
     "Returns the first n deployments (1–100, default 20)."
@@ -1904,7 +1990,7 @@ type Query {
     filter: DeploymentFilter
     "The order of the list; newest first by default."
     orderBy: DeploymentOrder = {field: CREATED_AT, direction: DESC}
-  ): DeploymentConnection!
+  ): DeploymentConnection! @hasRole(role: VIEWER)
 }
 
 "Changes to the record. Every mutation validates its whole input first and writes nothing when any of it is invalid."
@@ -1972,11 +2058,11 @@ type TestCaseEdge {
 
 extend type Mutation {
   "Adds a test case to a feature."
-  createTestCase("The test case to add." input: CreateTestCaseInput!): CreateTestCasePayload!
+  createTestCase("The test case to add." input: CreateTestCaseInput!): CreateTestCasePayload! @hasRole(role: EDITOR)
   "Changes the given fields of a test case, e.g. records a run's outcome."
-  updateTestCase("The test case to change and its new values." input: UpdateTestCaseInput!): UpdateTestCasePayload!
+  updateTestCase("The test case to change and its new values." input: UpdateTestCaseInput!): UpdateTestCasePayload! @hasRole(role: EDITOR)
   "Deletes a test case."
-  deleteTestCase("The test case to delete." input: DeleteTestCaseInput!): DeleteTestCasePayload!
+  deleteTestCase("The test case to delete." input: DeleteTestCaseInput!): DeleteTestCasePayload! @hasRole(role: EDITOR)
 }
 
 "The input of ` + "`" + `createTestCase` + "`" + `."
@@ -2323,6 +2409,20 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_RateLimit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cost":
+		return ec.fieldContext_RateLimit_cost(ctx, field)
+	case "limit":
+		return ec.fieldContext_RateLimit_limit(ctx, field)
+	case "remaining":
+		return ec.fieldContext_RateLimit_remaining(ctx, field)
+	case "resetAt":
+		return ec.fieldContext_RateLimit_resetAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RateLimit", field.Name)
+}
+
 func (ec *executionContext) childFields_TestCase(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2510,6 +2610,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) dir_hasRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "role",
+		func(ctx context.Context, v any) (auth.Role, error) {
+			return ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["role"] = arg0
+	return args, nil
+}
 
 func (ec *executionContext) field_Build_deployments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -5338,7 +5452,25 @@ func (ec *executionContext) _Mutation_createBuild(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateBuild(ctx, fc.Args["input"].(model.CreateBuildInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "EDITOR")
+				if err != nil {
+					var zeroVal *model.CreateBuildPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CreateBuildPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateBuildPayload) graphql.Marshaler {
 			return ec.marshalNCreateBuildPayload2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐCreateBuildPayload(ctx, selections, v)
 		},
@@ -5382,7 +5514,25 @@ func (ec *executionContext) _Mutation_updateBuildStatus(ctx context.Context, fie
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateBuildStatus(ctx, fc.Args["input"].(model.UpdateBuildStatusInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "EDITOR")
+				if err != nil {
+					var zeroVal *model.UpdateBuildStatusPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.UpdateBuildStatusPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateBuildStatusPayload) graphql.Marshaler {
 			return ec.marshalNUpdateBuildStatusPayload2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐUpdateBuildStatusPayload(ctx, selections, v)
 		},
@@ -5426,7 +5576,25 @@ func (ec *executionContext) _Mutation_createFeature(ctx context.Context, field g
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateFeature(ctx, fc.Args["input"].(model.CreateFeatureInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "EDITOR")
+				if err != nil {
+					var zeroVal *model.CreateFeaturePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CreateFeaturePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateFeaturePayload) graphql.Marshaler {
 			return ec.marshalNCreateFeaturePayload2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐCreateFeaturePayload(ctx, selections, v)
 		},
@@ -5470,7 +5638,25 @@ func (ec *executionContext) _Mutation_updateFeature(ctx context.Context, field g
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateFeature(ctx, fc.Args["input"].(model.UpdateFeatureInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "EDITOR")
+				if err != nil {
+					var zeroVal *model.UpdateFeaturePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.UpdateFeaturePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateFeaturePayload) graphql.Marshaler {
 			return ec.marshalNUpdateFeaturePayload2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐUpdateFeaturePayload(ctx, selections, v)
 		},
@@ -5514,7 +5700,25 @@ func (ec *executionContext) _Mutation_deleteFeature(ctx context.Context, field g
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().DeleteFeature(ctx, fc.Args["input"].(model.DeleteFeatureInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "EDITOR")
+				if err != nil {
+					var zeroVal *model.DeleteFeaturePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.DeleteFeaturePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteFeaturePayload) graphql.Marshaler {
 			return ec.marshalNDeleteFeaturePayload2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐDeleteFeaturePayload(ctx, selections, v)
 		},
@@ -5558,7 +5762,25 @@ func (ec *executionContext) _Mutation_createTestCase(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateTestCase(ctx, fc.Args["input"].(model.CreateTestCaseInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "EDITOR")
+				if err != nil {
+					var zeroVal *model.CreateTestCasePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CreateTestCasePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateTestCasePayload) graphql.Marshaler {
 			return ec.marshalNCreateTestCasePayload2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐCreateTestCasePayload(ctx, selections, v)
 		},
@@ -5602,7 +5824,25 @@ func (ec *executionContext) _Mutation_updateTestCase(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateTestCase(ctx, fc.Args["input"].(model.UpdateTestCaseInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "EDITOR")
+				if err != nil {
+					var zeroVal *model.UpdateTestCasePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.UpdateTestCasePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateTestCasePayload) graphql.Marshaler {
 			return ec.marshalNUpdateTestCasePayload2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐUpdateTestCasePayload(ctx, selections, v)
 		},
@@ -5646,7 +5886,25 @@ func (ec *executionContext) _Mutation_deleteTestCase(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().DeleteTestCase(ctx, fc.Args["input"].(model.DeleteTestCaseInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "EDITOR")
+				if err != nil {
+					var zeroVal *model.DeleteTestCasePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.DeleteTestCasePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteTestCasePayload) graphql.Marshaler {
 			return ec.marshalNDeleteTestCasePayload2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐDeleteTestCasePayload(ctx, selections, v)
 		},
@@ -5782,7 +6040,25 @@ func (ec *executionContext) _Query_node(ctx context.Context, field graphql.Colle
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal shipgraph.Node
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal shipgraph.Node
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v shipgraph.Node) graphql.Marshaler {
 			return ec.marshalONode2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐNode(ctx, selections, v)
 		},
@@ -5826,7 +6102,25 @@ func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.Coll
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal []shipgraph.Node
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []shipgraph.Node
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []shipgraph.Node) graphql.Marshaler {
 			return ec.marshalNNode2ᚕgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐNode(ctx, selections, v)
 		},
@@ -5870,7 +6164,25 @@ func (ec *executionContext) _Query_feature(ctx context.Context, field graphql.Co
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Feature(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *shipgraph.Feature
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *shipgraph.Feature
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.Feature) graphql.Marshaler {
 			return ec.marshalOFeature2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐFeature(ctx, selections, v)
 		},
@@ -5914,7 +6226,25 @@ func (ec *executionContext) _Query_features(ctx context.Context, field graphql.C
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Features(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.FeatureFilter), fc.Args["orderBy"].(*model.FeatureOrder))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *shipgraph.FeatureConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *shipgraph.FeatureConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.FeatureConnection) graphql.Marshaler {
 			return ec.marshalNFeatureConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐFeatureConnection(ctx, selections, v)
 		},
@@ -5958,7 +6288,25 @@ func (ec *executionContext) _Query_build(ctx context.Context, field graphql.Coll
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Build(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *shipgraph.Build
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *shipgraph.Build
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.Build) graphql.Marshaler {
 			return ec.marshalOBuild2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐBuild(ctx, selections, v)
 		},
@@ -6002,7 +6350,25 @@ func (ec *executionContext) _Query_builds(ctx context.Context, field graphql.Col
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Builds(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.BuildFilter), fc.Args["orderBy"].(*model.BuildOrder))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *shipgraph.BuildConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *shipgraph.BuildConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.BuildConnection) graphql.Marshaler {
 			return ec.marshalNBuildConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐBuildConnection(ctx, selections, v)
 		},
@@ -6046,7 +6412,25 @@ func (ec *executionContext) _Query_deployment(ctx context.Context, field graphql
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Deployment(ctx, fc.Args["id"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *shipgraph.Deployment
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *shipgraph.Deployment
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.Deployment) graphql.Marshaler {
 			return ec.marshalODeployment2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeployment(ctx, selections, v)
 		},
@@ -6090,7 +6474,25 @@ func (ec *executionContext) _Query_deployments(ctx context.Context, field graphq
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Deployments(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["last"].(*int), fc.Args["before"].(*string), fc.Args["filter"].(*model.DeploymentFilter), fc.Args["orderBy"].(*model.DeploymentOrder))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *shipgraph.DeploymentConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *shipgraph.DeploymentConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.DeploymentConnection) graphql.Marshaler {
 			return ec.marshalNDeploymentConnection2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentConnection(ctx, selections, v)
 		},
@@ -6118,6 +6520,56 @@ func (ec *executionContext) fieldContext_Query_deployments(ctx context.Context, 
 	if fc.Args, err = ec.field_Query_deployments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_rateLimit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_rateLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().RateLimit(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *ratelimit.Status
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *ratelimit.Status
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *ratelimit.Status) graphql.Marshaler {
+			return ec.marshalNRateLimit2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋratelimitᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_rateLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RateLimit(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -6196,6 +6648,98 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RateLimit_cost(ctx context.Context, field graphql.CollectedField, obj *ratelimit.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimit_cost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimit_cost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimit_limit(ctx context.Context, field graphql.CollectedField, obj *ratelimit.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimit_limit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimit_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimit_remaining(ctx context.Context, field graphql.CollectedField, obj *ratelimit.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimit_remaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Remaining, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimit_remaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RateLimit_resetAt(ctx context.Context, field graphql.CollectedField, obj *ratelimit.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RateLimit_resetAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResetAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RateLimit_resetAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "DateTime")
 }
 
 func (ec *executionContext) _TestCase_id(ctx context.Context, field graphql.CollectedField, obj *shipgraph.TestCase) (ret graphql.Marshaler) {
@@ -9779,6 +10323,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_deployments(ctx, field)
 				})
+		case "rateLimit":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_rateLimit(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -9792,6 +10342,54 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rateLimitImplementors = []string{"RateLimit"}
+
+func (ec *executionContext) _RateLimit(ctx context.Context, sel ast.SelectionSet, obj *ratelimit.Status) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rateLimitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RateLimit")
+		case "cost":
+			out.Values[i] = ec._RateLimit_cost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "limit":
+			out.Values[i] = ec._RateLimit_limit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "remaining":
+			out.Values[i] = ec._RateLimit_remaining(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetAt":
+			out.Values[i] = ec._RateLimit_resetAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10907,6 +11505,29 @@ func (ec *executionContext) marshalNOrderDirection2githubᚗcomᚋshipgraphᚋsh
 
 func (ec *executionContext) marshalNPageInfo2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v shipgraph.PageInfo) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNRateLimit2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋratelimitᚐStatus(ctx context.Context, sel ast.SelectionSet, v *ratelimit.Status) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RateLimit!")
+		return graphql.Null
+	}
+	return ec._RateLimit(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx context.Context, v any) (auth.Role, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := auth.Role(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx context.Context, sel ast.SelectionSet, v auth.Role) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Role!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNStageName2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐStageName(ctx context.Context, v any) (shipgraph.StageName, error) {

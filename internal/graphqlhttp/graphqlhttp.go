@@ -65,7 +65,7 @@ func responseType(r *http.Request) string {
 func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctype := responseType(r)
 	w.Header().Set("Content-Type", ctype+"; charset=utf-8")
-	w.Header().Set("Vary", "Accept")
+	w.Header().Add("Vary", "Accept")
 
 	params, status, msg := t.readParams(w, r)
 	if msg != "" {

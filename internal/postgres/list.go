@@ -40,8 +40,10 @@ type sortKey struct{ column, sqlType string }
 func (k sortKey) accepts(v string) bool {
 	switch k.sqlType {
 	case "timestamptz":
-		_, err := time.Parse(time.RFC3339Nano, v)
-		return err == nil
+		// Only the form timeKey writes (UTC, RFC 3339): Go parses more than
+		// PostgreSQL casts (year 0, offsets beyond ±15:59).
+		t, err := time.Parse(time.RFC3339Nano, v)
+		return err == nil && t.Year() >= 1 && t.UTC().Format(time.RFC3339Nano) == v
 	case "integer":
 		_, err := strconv.ParseInt(v, 10, 32)
 		return err == nil

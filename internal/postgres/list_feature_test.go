@@ -245,6 +245,10 @@ func TestListFeaturesInvalidCursor(t *testing.T) {
 		"a COMPLEXITY_POINTS cursor whose value is no int":  {shipgraph.Order{Field: shipgraph.OrderComplexityPoints}, `{"f":"COMPLEXITY_POINTS","v":"many","i":1}`},
 		"a COMPLEXITY_POINTS cursor whose value overflows":  {shipgraph.Order{Field: shipgraph.OrderComplexityPoints}, `{"f":"COMPLEXITY_POINTS","v":"99999999999","i":1}`},
 		"an UPDATED_AT cursor whose value is an empty time": {shipgraph.Order{Field: shipgraph.OrderUpdatedAt}, `{"f":"UPDATED_AT","v":"","i":1}`},
+		// Times Go parses but PostgreSQL does not cast.
+		"a CREATED_AT cursor in year 0":               {createdAsc, `{"f":"CREATED_AT","v":"0000-01-01T00:00:00Z","i":1}`},
+		"a CREATED_AT cursor with an offset of 23:59": {createdAsc, `{"f":"CREATED_AT","v":"2024-01-01T00:00:00-23:59","i":1}`},
+		"a CREATED_AT cursor that is not in UTC":      {createdAsc, `{"f":"CREATED_AT","v":"2024-01-01T00:00:00+01:00","i":1}`},
 	} {
 		t.Run(name+" is BAD_USER_INPUT on after", func(t *testing.T) {
 			t.Parallel()

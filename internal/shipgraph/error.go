@@ -17,6 +17,7 @@ const (
 	CodeNotFound        Code = "NOT_FOUND"
 	CodeConflict        Code = "CONFLICT"
 	CodeRateLimited     Code = "RATE_LIMITED"
+	CodeTimeout         Code = "TIMEOUT" // ran past the request timeout and was cancelled
 	CodeInternal        Code = "INTERNAL_SERVER_ERROR"
 )
 

@@ -21,5 +21,5 @@ func BenchmarkBaselineNestedQuery(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	benchtest.NestedQuery(b, s.Handler())
+	benchtest.NestedQuery(b, s.Handler(), nil)
 }

@@ -29,6 +29,8 @@ type Config struct {
 	// Body is POSTed with ContentType on every request.
 	Body        []byte
 	ContentType string
+	// Header holds more request headers (Authorization, say).
+	Header http.Header
 	// Concurrency is the number of workers, and of connections.
 	Concurrency int
 	// Warmup runs before the measured window; its requests are checked but
@@ -202,6 +204,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 					return
 				}
 				req.ContentLength = int64(len(cfg.Body))
+				for k, v := range cfg.Header {
+					req.Header[k] = v
+				}
 				req.Header.Set("Content-Type", cfg.ContentType)
 				if cfg.Tag != "" {
 					phase := "w"
@@ -254,6 +259,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	end := t1
 	if s := stopAt.Load(); s != 0 {
 		end = time.Unix(0, s)
+	}
+	if now := time.Now(); now.Before(end) {
+		end = now // cancelled: the window was cut short
+	}
+	if end.Before(t0) {
+		end = t0
 	}
 	res := Result{Concurrency: cfg.Concurrency, Seconds: end.Sub(t0).Seconds(), Conns: int(conns.Load())}
 	var all []time.Duration

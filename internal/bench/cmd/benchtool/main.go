@@ -2,14 +2,18 @@
 // script starts and pins the processes, benchtool talks to them.
 //
 //	benchtool freeport                      print a free loopback TCP port
+//	benchtool cpus                          print the CPUs this process may run on
 //	benchtool dburl URL NAME                print URL with its database replaced by NAME
-//	benchtool wait URL [TIMEOUT]            wait until GET URL answers 200 (default 60s)
+//	benchtool wait URL [TIMEOUT [PID]]      wait until GET URL answers 200 (default 60s)
+//	                                        or process PID (the server) exits
 //	benchtool check URL OUT [REQUEST-ID]    POST the benchmark query, verify the answer, save it
 //	benchtool compare A B                   compare two saved answers deeply (exit 1 if they differ)
 //	benchtool load [flags]                  run the load generator; one JSON record on stdout
 //	benchtool table [flags]                 render the results as markdown
 //
-// Run "benchtool load -h" or "benchtool table -h" for their flags.
+// Run "benchtool load -h" or "benchtool table -h" for their flags. When
+// BENCH_AUTHORIZATION is set, check and load send it as the Authorization
+// header (e.g. "Bearer <token>") to every server.
 package main
 
 import (
@@ -47,6 +51,8 @@ func main() {
 	switch os.Args[1] {
 	case "freeport":
 		err = freeport()
+	case "cpus":
+		err = cpus()
 	case "dburl":
 		err = dburl(args)
 	case "wait":
@@ -82,6 +88,40 @@ func freeport() error {
 	return nil
 }
 
+// cpus prints the CPUs the process may run on (its affinity, inherited by
+// what the script starts), space separated, from /proc/self/status.
+func cpus() error {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, "Cpus_allowed_list:")
+		if !ok {
+			continue
+		}
+		var out []string
+		for part := range strings.SplitSeq(strings.TrimSpace(rest), ",") {
+			lo, hi, isRange := strings.Cut(part, "-")
+			a, err1 := strconv.Atoi(lo)
+			z := a
+			var err2 error
+			if isRange {
+				z, err2 = strconv.Atoi(hi)
+			}
+			if err1 != nil || err2 != nil {
+				return fmt.Errorf("cannot parse Cpus_allowed_list %q", rest)
+			}
+			for c := a; c <= z; c++ {
+				out = append(out, strconv.Itoa(c))
+			}
+		}
+		fmt.Println(strings.Join(out, " "))
+		return nil
+	}
+	return errors.New("no Cpus_allowed_list in /proc/self/status")
+}
+
 func dburl(args []string) error {
 	if len(args) != 2 {
 		return errors.New("usage: benchtool dburl URL NAME")
@@ -102,14 +142,21 @@ func dburl(args []string) error {
 }
 
 func wait(ctx context.Context, args []string) error {
-	if len(args) < 1 || len(args) > 2 {
-		return errors.New("usage: benchtool wait URL [TIMEOUT]")
+	if len(args) < 1 || len(args) > 3 {
+		return errors.New("usage: benchtool wait URL [TIMEOUT [PID]]")
 	}
 	timeout := 60 * time.Second
-	if len(args) == 2 {
+	if len(args) >= 2 {
 		var err error
 		if timeout, err = time.ParseDuration(args[1]); err != nil {
 			return err
+		}
+	}
+	pid := 0
+	if len(args) == 3 {
+		var err error
+		if pid, err = strconv.Atoi(args[2]); err != nil || pid <= 0 {
+			return fmt.Errorf("wait: bad pid %q", args[2])
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -129,12 +176,41 @@ func wait(ctx context.Context, args []string) error {
 		} else {
 			last = err.Error()
 		}
+		if pid > 0 && !alive(pid) {
+			return fmt.Errorf("the server (pid %d) exited before %s was ready", pid, args[0])
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s not ready after %s (%s)", args[0], timeout, last)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// extraHeader is what every benchmark request carries besides the body.
+func extraHeader() http.Header {
+	h := http.Header{}
+	if v := os.Getenv("BENCH_AUTHORIZATION"); v != "" {
+		h.Set("Authorization", v)
+	}
+	return h
+}
+
+// alive reports whether process pid is running (a zombie, exited but not
+// yet waited for by its parent, counts as gone).
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true // no /proc: trust kill
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
 }
 
 // post sends the benchmark query once.
@@ -147,6 +223,9 @@ func post(ctx context.Context, target, requestID string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(bench.RequestBody()))
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range extraHeader() {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if requestID != "" {
@@ -261,7 +340,7 @@ func load(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg := loadgen.Config{
-		URL: *target, Body: bench.RequestBody(), Concurrency: *c,
+		URL: *target, Body: bench.RequestBody(), Header: extraHeader(), Concurrency: *c,
 		Warmup: *warmup, Duration: *duration, MaxRequests: *maxReq, Tag: *tag,
 	}
 	if *expect != "" {
@@ -292,7 +371,7 @@ func load(ctx context.Context, args []string) error {
 		rec.CPU = cpu.use(res.Requests)
 	}
 	if *pid > 0 {
-		rec.Alive = syscall.Kill(*pid, 0) == nil
+		rec.Alive = alive(*pid)
 		if rec.PeakRSSKB, err = vmHWM(*pid); err != nil {
 			fmt.Fprintf(os.Stderr, "benchtool: peak RSS: %v\n", err)
 		}
@@ -415,7 +494,10 @@ type goBench struct {
 	NsPerOp, BytesPerOp, AllocsPerOp float64
 }
 
-var benchLine = regexp.MustCompile(`^(Benchmark\w+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op\s+([\d.]+) B/op\s+([\d.]+) allocs/op`)
+var (
+	benchLine   = regexp.MustCompile(`^(Benchmark\w+?)(?:-\d+)?\s+\d+\s`)
+	benchMetric = regexp.MustCompile(`([\d.]+) (ns/op|B/op|allocs/op)\b`)
+)
 
 // benchServers maps Go benchmarks to the server they measure.
 var benchServers = map[string]string{
@@ -435,7 +517,8 @@ func readGoBench(paths []string) (map[string]goBench, error) {
 		}
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
-			m := benchLine.FindStringSubmatch(strings.TrimSpace(sc.Text()))
+			line := strings.TrimSpace(sc.Text())
+			m := benchLine.FindStringSubmatch(line)
 			if m == nil {
 				continue
 			}
@@ -444,10 +527,25 @@ func readGoBench(paths []string) (map[string]goBench, error) {
 				continue
 			}
 			var g goBench
-			g.NsPerOp, _ = strconv.ParseFloat(m[2], 64)
-			g.BytesPerOp, _ = strconv.ParseFloat(m[3], 64)
-			g.AllocsPerOp, _ = strconv.ParseFloat(m[4], 64)
-			out[server] = g
+			found := 0
+			for _, mm := range benchMetric.FindAllStringSubmatch(line, -1) {
+				v, err := strconv.ParseFloat(mm[1], 64)
+				if err != nil {
+					continue
+				}
+				found++
+				switch mm[2] {
+				case "ns/op":
+					g.NsPerOp = v
+				case "B/op":
+					g.BytesPerOp = v
+				case "allocs/op":
+					g.AllocsPerOp = v
+				}
+			}
+			if found == 3 {
+				out[server] = g
+			}
 		}
 		f.Close()
 	}
@@ -600,7 +698,7 @@ func renderTable(w *bytes.Buffer, recs []Record, benches map[string]goBench) str
 		}
 	}
 	if _, ok := benches["shipgraph"]; !ok {
-		fmt.Fprintln(w, "allocs/op for shipgraph: n/a (package main has no BenchmarkNestedQuery).  ")
+		fmt.Fprintln(w, "allocs/op for shipgraph: n/a (no BenchmarkNestedQuery result from package main).  ")
 	}
 	if len(failures) > 0 {
 		fmt.Fprintln(w)
