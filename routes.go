@@ -127,7 +127,7 @@ func graphQLHandler(d serverDeps) http.Handler {
 	// charges the caller by the node count the limits computed.
 	limits.Install(srv, d.Config.Limits, d.Logger)
 	srv.Use(ratelimit.Extension{Limiter: newRateLimiter(d), Caller: rateLimitCaller, Nodes: limits.NodesOf})
-	srv.SetErrorPresenter(presentError(d.Logger))
+	srv.SetErrorPresenter(presentError(d.Logger, d.Config.Limits.Timeout))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		return shipgraph.Internal(fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
 	})
@@ -157,12 +157,16 @@ func rateLimitCaller(ctx context.Context) string {
 // code, field and message; anything else is an internal error, logged with
 // the request id and shown as a generic message, so no internal detail
 // (SQL, stack, host names) ever reaches a client.
-func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
+func presentError(log *slog.Logger, timeout time.Duration) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		// Present a copy: err may wrap this very *gqlerror.Error, and
 		// overwriting its Message would erase the cause before it is logged.
 		presented := *graphql.DefaultErrorPresenter(ctx, err)
 		gqlErr := &presented
+		if te := limits.TimeoutError(ctx, timeout); te != nil {
+			te.Path, te.Locations = gqlErr.Path, gqlErr.Locations
+			return te
+		}
 		var se *shipgraph.Error
 		if !errors.As(err, &se) {
 			var ge *gqlerror.Error
