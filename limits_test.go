@@ -37,7 +37,7 @@ func wantLimitError(t *testing.T, s *testServer, r *gqlResponse, limit string, m
 	if len(r.Data) > 0 && string(r.Data) != "null" {
 		t.Fatalf("refused, yet data: %s", r.raw)
 	}
-	if n := s.sqlStatements(t, r.Header.Get("X-Request-ID")); n != 0 {
+	if n := s.statementsOf(t, r.Header.Get("X-Request-ID")); n != 0 {
 		t.Fatalf("a refused operation ran %d SQL statements", n)
 	}
 }
@@ -47,30 +47,6 @@ func wantOK(t *testing.T, r *gqlResponse) {
 	t.Helper()
 	if r.Status != http.StatusOK || len(r.Errors) > 0 {
 		t.Fatalf("want success, got %d: %s", r.Status, r.raw)
-	}
-}
-
-// sqlStatements returns how many SQL statements the request ran, from its
-// access log line. The line is written after the response, so it may take
-// a moment to appear.
-func (s *testServer) sqlStatements(t *testing.T, requestID string) int {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		for _, line := range strings.Split(s.logs.String(), "\n") {
-			var entry struct {
-				Msg           string
-				RequestID     string `json:"request_id"`
-				SQLStatements int    `json:"sql_statements"`
-			}
-			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "request" && entry.RequestID == requestID {
-				return entry.SQLStatements
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no access log line for request %s", requestID)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -385,7 +361,7 @@ func TestRateLimitRefusesOnceSpent(t *testing.T) {
 	if r.Status != http.StatusTooManyRequests || r.code() != "RATE_LIMITED" || r.Errors[0].Extensions["cost"] != float64(11) {
 		t.Fatalf("want 429 RATE_LIMITED, got %d: %s", r.Status, r.raw)
 	}
-	if n := s.sqlStatements(t, r.Header.Get("X-Request-ID")); n != 0 {
+	if n := s.statementsOf(t, r.Header.Get("X-Request-ID")); n != 0 {
 		t.Fatalf("a rate-limited query ran %d statements", n)
 	}
 	// ...and costs nothing: cheaper operations still fit.
