@@ -78,8 +78,17 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	CancelDeploymentPayload struct {
+		Deployment func(childComplexity int) int
+	}
+
 	CreateBuildPayload struct {
 		Build func(childComplexity int) int
+	}
+
+	CreateDeploymentPayload struct {
+		Created    func(childComplexity int) int
+		Deployment func(childComplexity int) int
 	}
 
 	CreateFeaturePayload struct {
@@ -186,7 +195,9 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		CancelDeployment  func(childComplexity int, input model.CancelDeploymentInput) int
 		CreateBuild       func(childComplexity int, input model.CreateBuildInput) int
+		CreateDeployment  func(childComplexity int, input model.CreateDeploymentInput) int
 		CreateFeature     func(childComplexity int, input model.CreateFeatureInput) int
 		CreateTestCase    func(childComplexity int, input model.CreateTestCaseInput) int
 		DeleteFeature     func(childComplexity int, input model.DeleteFeatureInput) int
@@ -297,6 +308,8 @@ type FeatureConnectionResolver interface {
 type MutationResolver interface {
 	CreateBuild(ctx context.Context, input model.CreateBuildInput) (*model.CreateBuildPayload, error)
 	UpdateBuildStatus(ctx context.Context, input model.UpdateBuildStatusInput) (*model.UpdateBuildStatusPayload, error)
+	CreateDeployment(ctx context.Context, input model.CreateDeploymentInput) (*model.CreateDeploymentPayload, error)
+	CancelDeployment(ctx context.Context, input model.CancelDeploymentInput) (*model.CancelDeploymentPayload, error)
 	CreateFeature(ctx context.Context, input model.CreateFeatureInput) (*model.CreateFeaturePayload, error)
 	UpdateFeature(ctx context.Context, input model.UpdateFeatureInput) (*model.UpdateFeaturePayload, error)
 	DeleteFeature(ctx context.Context, input model.DeleteFeatureInput) (*model.DeleteFeaturePayload, error)
@@ -456,12 +469,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BuildEdge.Node(childComplexity), true
 
+	case "CancelDeploymentPayload.deployment":
+		if e.ComplexityRoot.CancelDeploymentPayload.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelDeploymentPayload.Deployment(childComplexity), true
+
 	case "CreateBuildPayload.build":
 		if e.ComplexityRoot.CreateBuildPayload.Build == nil {
 			break
 		}
 
 		return e.ComplexityRoot.CreateBuildPayload.Build(childComplexity), true
+
+	case "CreateDeploymentPayload.created":
+		if e.ComplexityRoot.CreateDeploymentPayload.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateDeploymentPayload.Created(childComplexity), true
+	case "CreateDeploymentPayload.deployment":
+		if e.ComplexityRoot.CreateDeploymentPayload.Deployment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateDeploymentPayload.Deployment(childComplexity), true
 
 	case "CreateFeaturePayload.feature":
 		if e.ComplexityRoot.CreateFeaturePayload.Feature == nil {
@@ -863,6 +896,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FeatureEdge.Node(childComplexity), true
 
+	case "Mutation.cancelDeployment":
+		if e.ComplexityRoot.Mutation.CancelDeployment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelDeployment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelDeployment(childComplexity, args["input"].(model.CancelDeploymentInput)), true
 	case "Mutation.createBuild":
 		if e.ComplexityRoot.Mutation.CreateBuild == nil {
 			break
@@ -874,6 +918,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateBuild(childComplexity, args["input"].(model.CreateBuildInput)), true
+	case "Mutation.createDeployment":
+		if e.ComplexityRoot.Mutation.CreateDeployment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createDeployment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateDeployment(childComplexity, args["input"].(model.CreateDeploymentInput)), true
 	case "Mutation.createFeature":
 		if e.ComplexityRoot.Mutation.CreateFeature == nil {
 			break
@@ -1223,7 +1278,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("BuildFilter", ec.unmarshalInputBuildFilter),
 			graphql.NewInputUnmarshaler("BuildOrder", ec.unmarshalInputBuildOrder),
+			graphql.NewInputUnmarshaler("CancelDeploymentInput", ec.unmarshalInputCancelDeploymentInput),
 			graphql.NewInputUnmarshaler("CreateBuildInput", ec.unmarshalInputCreateBuildInput),
+			graphql.NewInputUnmarshaler("CreateDeploymentInput", ec.unmarshalInputCreateDeploymentInput),
 			graphql.NewInputUnmarshaler("CreateFeatureInput", ec.unmarshalInputCreateFeatureInput),
 			graphql.NewInputUnmarshaler("CreateTestCaseInput", ec.unmarshalInputCreateTestCaseInput),
 			graphql.NewInputUnmarshaler("DeleteFeatureInput", ec.unmarshalInputDeleteFeatureInput),
@@ -1685,6 +1742,55 @@ type DeploymentEventEdge {
   cursor: String!
   "The event."
   node: DeploymentEvent!
+}
+
+extend type Mutation {
+  """
+  Starts deploying a SUCCEEDED build to an environment: the deployment is
+  recorded QUEUED with its first event and its job in one transaction, and a
+  worker runs its stages. Retrying with the same ` + "`" + `idempotencyKey` + "`" + ` returns
+  the same deployment (` + "`" + `created: false` + "`" + `); a second active deployment of the
+  same feature to the same environment is a ` + "`" + `CONFLICT` + "`" + `.
+  """
+  createDeployment("The build, the environment and an optional idempotency key." input: CreateDeploymentInput!): CreateDeploymentPayload! @hasRole(role: DEPLOYER)
+  """
+  Cancels a queued or running deployment; its running stage is interrupted.
+  On a finished deployment it changes nothing and returns it as it is.
+  """
+  cancelDeployment("The deployment to cancel." input: CancelDeploymentInput!): CancelDeploymentPayload! @hasRole(role: DEPLOYER)
+}
+
+"The input of ` + "`" + `createDeployment` + "`" + `."
+input CreateDeploymentInput {
+  "The global ID of the build to deploy; it must have SUCCEEDED."
+  buildId: ID!
+  "The target environment: 1–63 of a-z, 0-9 and -."
+  environment: String!
+  """
+  A key of the client's choosing (1–128 of A-Z, a-z, 0-9 and . _ : -) that
+  makes the request safe to retry: the same key returns the same deployment.
+  """
+  idempotencyKey: String
+}
+
+"The result of ` + "`" + `createDeployment` + "`" + `."
+type CreateDeploymentPayload {
+  "The deployment, new or the one the idempotency key created before."
+  deployment: Deployment!
+  "False when the idempotency key had already created the deployment."
+  created: Boolean!
+}
+
+"The input of ` + "`" + `cancelDeployment` + "`" + `."
+input CancelDeploymentInput {
+  "The deployment's global ID."
+  id: ID!
+}
+
+"The result of ` + "`" + `cancelDeployment` + "`" + `."
+type CancelDeploymentPayload {
+  "The deployment after the request: CANCELLED, or as it finished."
+  deployment: Deployment!
 }
 `, BuiltIn: false},
 	{Name: "../schema/feature.graphqls", Input: `"A unit of work, sized in story points, with its test cases, builds and deployments."
@@ -2181,12 +2287,30 @@ func (ec *executionContext) childFields_BuildEdge(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type BuildEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CancelDeploymentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deployment":
+		return ec.fieldContext_CancelDeploymentPayload_deployment(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelDeploymentPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateBuildPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "build":
 		return ec.fieldContext_CreateBuildPayload_build(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateBuildPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateDeploymentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deployment":
+		return ec.fieldContext_CreateDeploymentPayload_deployment(ctx, field)
+	case "created":
+		return ec.fieldContext_CreateDeploymentPayload_created(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateDeploymentPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CreateFeaturePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2847,12 +2971,40 @@ func (ec *executionContext) field_Feature_testCases_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelDeployment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CancelDeploymentInput, error) {
+			return ec.unmarshalNCancelDeploymentInput2githubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐCancelDeploymentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createBuild_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateBuildInput, error) {
 			return ec.unmarshalNCreateBuildInput2githubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐCreateBuildInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createDeployment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateDeploymentInput, error) {
+			return ec.unmarshalNCreateDeploymentInput2githubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐCreateDeploymentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3759,6 +3911,38 @@ func (ec *executionContext) fieldContext_BuildEdge_node(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _CancelDeploymentPayload_deployment(ctx context.Context, field graphql.CollectedField, obj *model.CancelDeploymentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelDeploymentPayload_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.Deployment) graphql.Marshaler {
+			return ec.marshalNDeployment2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeployment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelDeploymentPayload_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelDeploymentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CreateBuildPayload_build(ctx context.Context, field graphql.CollectedField, obj *model.CreateBuildPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3789,6 +3973,61 @@ func (ec *executionContext) fieldContext_CreateBuildPayload_build(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CreateDeploymentPayload_deployment(ctx context.Context, field graphql.CollectedField, obj *model.CreateDeploymentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateDeploymentPayload_deployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Deployment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.Deployment) graphql.Marshaler {
+			return ec.marshalNDeployment2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeployment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateDeploymentPayload_deployment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateDeploymentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateDeploymentPayload_created(ctx context.Context, field graphql.CollectedField, obj *model.CreateDeploymentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateDeploymentPayload_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateDeploymentPayload_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreateDeploymentPayload", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _CreateFeaturePayload_feature(ctx context.Context, field graphql.CollectedField, obj *model.CreateFeaturePayload) (ret graphql.Marshaler) {
@@ -5558,6 +5797,130 @@ func (ec *executionContext) fieldContext_Mutation_updateBuildStatus(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateBuildStatus_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createDeployment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createDeployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateDeployment(ctx, fc.Args["input"].(model.CreateDeploymentInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "DEPLOYER")
+				if err != nil {
+					var zeroVal *model.CreateDeploymentPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CreateDeploymentPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateDeploymentPayload) graphql.Marshaler {
+			return ec.marshalNCreateDeploymentPayload2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐCreateDeploymentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createDeployment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateDeploymentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createDeployment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelDeployment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelDeployment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelDeployment(ctx, fc.Args["input"].(model.CancelDeploymentInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "DEPLOYER")
+				if err != nil {
+					var zeroVal *model.CancelDeploymentPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CancelDeploymentPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CancelDeploymentPayload) graphql.Marshaler {
+			return ec.marshalNCancelDeploymentPayload2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐCancelDeploymentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelDeployment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CancelDeploymentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelDeployment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8403,6 +8766,48 @@ func UnmarshalBuildOrder(ctx context.Context, raw any) (model.BuildOrder, error)
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCancelDeploymentInput(ctx context.Context, obj any) (model.CancelDeploymentInput, error) {
+	var it model.CancelDeploymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelDeploymentInput unmarshals raw into the CancelDeploymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelDeploymentInput(ctx context.Context, raw any) (model.CancelDeploymentInput, error) {
+	var out model.CancelDeploymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelDeploymentInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateBuildInput(ctx context.Context, obj any) (model.CreateBuildInput, error) {
 	var it model.CreateBuildInput
 	if obj == nil {
@@ -8456,6 +8861,62 @@ func (ec *executionContext) unmarshalInputCreateBuildInput(ctx context.Context, 
 func UnmarshalCreateBuildInput(ctx context.Context, raw any) (model.CreateBuildInput, error) {
 	var out model.CreateBuildInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateBuildInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateDeploymentInput(ctx context.Context, obj any) (model.CreateDeploymentInput, error) {
+	var it model.CreateDeploymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"buildId", "environment", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "buildId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buildId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BuildID = data
+		case "environment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("environment"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Environment = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateDeploymentInput unmarshals raw into the CreateDeploymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateDeploymentInput(ctx context.Context, raw any) (model.CreateDeploymentInput, error) {
+	var out model.CreateDeploymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateDeploymentInput", raw, &out)
 	return out, err
 }
 
@@ -9376,6 +9837,39 @@ func (ec *executionContext) _BuildEdge(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var cancelDeploymentPayloadImplementors = []string{"CancelDeploymentPayload"}
+
+func (ec *executionContext) _CancelDeploymentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelDeploymentPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelDeploymentPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelDeploymentPayload")
+		case "deployment":
+			out.Values[i] = ec._CancelDeploymentPayload_deployment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createBuildPayloadImplementors = []string{"CreateBuildPayload"}
 
 func (ec *executionContext) _CreateBuildPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateBuildPayload) graphql.Marshaler {
@@ -9389,6 +9883,44 @@ func (ec *executionContext) _CreateBuildPayload(ctx context.Context, sel ast.Sel
 			out.Values[i] = graphql.MarshalString("CreateBuildPayload")
 		case "build":
 			out.Values[i] = ec._CreateBuildPayload_build(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createDeploymentPayloadImplementors = []string{"CreateDeploymentPayload"}
+
+func (ec *executionContext) _CreateDeploymentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateDeploymentPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createDeploymentPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateDeploymentPayload")
+		case "deployment":
+			out.Values[i] = ec._CreateDeploymentPayload_deployment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "created":
+			out.Values[i] = ec._CreateDeploymentPayload_created(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10145,6 +10677,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "updateBuildStatus":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateBuildStatus(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createDeployment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createDeployment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelDeployment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelDeployment(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -11121,6 +11667,19 @@ func (ec *executionContext) marshalNBuildStatus2githubᚗcomᚋshipgraphᚋshipg
 	return res
 }
 
+func (ec *executionContext) unmarshalNCancelDeploymentInput2githubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐCancelDeploymentInput(ctx context.Context, v any) (model.CancelDeploymentInput, error) {
+	res, err := ec.unmarshalInputCancelDeploymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCancelDeploymentPayload2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐCancelDeploymentPayload(ctx context.Context, sel ast.SelectionSet, v *model.CancelDeploymentPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CancelDeploymentPayload!")
+		return graphql.Null
+	}
+	return ec._CancelDeploymentPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateBuildInput2githubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐCreateBuildInput(ctx context.Context, v any) (model.CreateBuildInput, error) {
 	res, err := ec.unmarshalInputCreateBuildInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11132,6 +11691,19 @@ func (ec *executionContext) marshalNCreateBuildPayload2ᚖgithubᚗcomᚋshipgra
 		return graphql.Null
 	}
 	return ec._CreateBuildPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateDeploymentInput2githubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐCreateDeploymentInput(ctx context.Context, v any) (model.CreateDeploymentInput, error) {
+	res, err := ec.unmarshalInputCreateDeploymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateDeploymentPayload2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐCreateDeploymentPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateDeploymentPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateDeploymentPayload!")
+		return graphql.Null
+	}
+	return ec._CreateDeploymentPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCreateFeatureInput2githubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐCreateFeatureInput(ctx context.Context, v any) (model.CreateFeatureInput, error) {

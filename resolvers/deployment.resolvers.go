@@ -9,6 +9,7 @@ import (
 	"context"
 
 	"github.com/shipgraph/shipgraph/graph"
+	"github.com/shipgraph/shipgraph/graph/model"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 	"github.com/shipgraph/shipgraph/loaders"
 )
@@ -39,6 +40,34 @@ func (r *deploymentEventResolver) Deployment(ctx context.Context, obj *shipgraph
 
 func (r *deploymentEventConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph.EventConnection) (int, error) {
 	return loaders.EventCount(ctx, obj)
+}
+
+func (r *mutationResolver) CreateDeployment(ctx context.Context, input model.CreateDeploymentInput) (*model.CreateDeploymentPayload, error) {
+	buildID, err := decodeID("buildId", input.BuildID, shipgraph.KindBuild)
+	if err != nil {
+		return nil, err
+	}
+	d, created, err := r.Store.CreateDeployment(ctx, shipgraph.DeploymentCreate{
+		BuildID:        buildID,
+		Environment:    input.Environment,
+		IdempotencyKey: deref(input.IdempotencyKey),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreateDeploymentPayload{Deployment: d, Created: created}, nil
+}
+
+func (r *mutationResolver) CancelDeployment(ctx context.Context, input model.CancelDeploymentInput) (*model.CancelDeploymentPayload, error) {
+	id, err := decodeID("id", input.ID, shipgraph.KindDeployment)
+	if err != nil {
+		return nil, err
+	}
+	d, err := r.Store.CancelDeployment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &model.CancelDeploymentPayload{Deployment: d}, nil
 }
 
 func (r *Resolver) Deployment() graph.DeploymentResolver { return &deploymentResolver{r} }

@@ -27,6 +27,18 @@ type BuildOrder struct {
 	Direction OrderDirection `json:"direction"`
 }
 
+// The input of `cancelDeployment`.
+type CancelDeploymentInput struct {
+	// The deployment's global ID.
+	ID string `json:"id"`
+}
+
+// The result of `cancelDeployment`.
+type CancelDeploymentPayload struct {
+	// The deployment after the request: CANCELLED, or as it finished.
+	Deployment *shipgraph.Deployment `json:"deployment"`
+}
+
 // The input of `createBuild`.
 type CreateBuildInput struct {
 	// The global ID of the feature to build.
@@ -41,6 +53,25 @@ type CreateBuildInput struct {
 type CreateBuildPayload struct {
 	// The new build.
 	Build *shipgraph.Build `json:"build"`
+}
+
+// The input of `createDeployment`.
+type CreateDeploymentInput struct {
+	// The global ID of the build to deploy; it must have SUCCEEDED.
+	BuildID string `json:"buildId"`
+	// The target environment: 1–63 of a-z, 0-9 and -.
+	Environment string `json:"environment"`
+	// A key of the client's choosing (1–128 of A-Z, a-z, 0-9 and . _ : -) that
+	// makes the request safe to retry: the same key returns the same deployment.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+// The result of `createDeployment`.
+type CreateDeploymentPayload struct {
+	// The deployment, new or the one the idempotency key created before.
+	Deployment *shipgraph.Deployment `json:"deployment"`
+	// False when the idempotency key had already created the deployment.
+	Created bool `json:"created"`
 }
 
 // The input of `createFeature`.

@@ -10,7 +10,8 @@ import (
 
 // Store implements shipgraph.Store over the pool.
 type Store struct {
-	db *DB
+	db   *DB
+	jobs JobHook
 }
 
 var _ shipgraph.Store = (*Store)(nil)

@@ -182,3 +182,79 @@ type EventQuery struct {
 
 // Order is the fixed order of events: their sequence.
 func (EventQuery) Order() Order { return Order{Field: OrderSequence} }
+
+// Finished reports whether s is terminal.
+func (s DeploymentStatus) Finished() bool { return s.Valid() && !s.Active() }
+
+// DeploymentCreate is the input of a new deployment.
+type DeploymentCreate struct {
+	BuildID     int64
+	Environment string
+	// IdempotencyKey, when set, makes a retry return the deployment the
+	// first request created instead of a second one.
+	IdempotencyKey string
+}
+
+// idempotencyKey is what clients use as keys: UUIDs, hashes, request ids.
+var idempotencyKey = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// Validate normalizes and checks the input in place.
+func (in *DeploymentCreate) Validate() error {
+	var err error
+	if in.Environment, err = validEnvironment("environment", in.Environment); err != nil {
+		return err
+	}
+	in.IdempotencyKey = strings.TrimSpace(in.IdempotencyKey)
+	if in.IdempotencyKey != "" && !idempotencyKey.MatchString(in.IdempotencyKey) {
+		return InvalidField("idempotencyKey", "idempotencyKey must be 1 to 128 of A-Z, a-z, 0-9 and . _ : -")
+	}
+	return nil
+}
+
+// Transition is one change of a deployment, recorded as an event: a stage
+// starting, finishing or logging a line, or the deployment as a whole
+// starting or ending.
+type Transition struct {
+	DeploymentID int64
+	// Stage is the stage the transition is about; nil for the whole
+	// deployment.
+	Stage *StageName
+	// StageStatus is the stage's new status; with a nil Stage, ignored.
+	StageStatus StageStatus
+	// Status is the deployment's new status.
+	Status  DeploymentStatus
+	Message string
+	// Error explains a failure; it becomes the stage's and, when the
+	// deployment fails, the deployment's error.
+	Error string
+}
+
+// stageWeights are the shares of progress each stage is worth when it
+// succeeds: the concurrent preparation stages half, the rollout the rest.
+var stageWeights = map[StageName]int{
+	StagePreChecks:             10,
+	StageBuildArtifacts:        25,
+	StagePrepareInfrastructure: 15,
+	StageExecute:               50,
+}
+
+// ProgressOf derives a deployment's progress from its stages: the weights of
+// the stages that succeeded (100 once every stage has).
+func ProgressOf(stages []DeploymentStage) int {
+	p := 0
+	for _, s := range stages {
+		if s.Status == StageSucceeded {
+			p += stageWeights[s.Name]
+		}
+	}
+	return min(p, 100)
+}
+
+// PendingStages is the stage list of a deployment that has not started.
+func PendingStages() []DeploymentStage {
+	out := make([]DeploymentStage, len(Stages))
+	for i, n := range Stages {
+		out[i] = DeploymentStage{Name: n, Status: StagePending}
+	}
+	return out
+}

@@ -29,6 +29,20 @@ type Store interface {
 	ListBuilds(ctx context.Context, qs []BuildQuery) ([]Page[*Build], error)
 	CountBuilds(ctx context.Context, qs []BuildQuery) ([]int, error)
 
+	// CreateDeployment records a QUEUED deployment of a SUCCEEDED build,
+	// its first event and its job, in one transaction.
+	// With an idempotency key already used it returns the deployment that
+	// key created and created=false; a second active deployment of the
+	// same feature to the same environment is CodeConflict.
+	CreateDeployment(ctx context.Context, in DeploymentCreate) (d *Deployment, created bool, err error)
+	// Transition records t as the deployment's next event (sequence
+	// max+1 under the deployment's row lock) and updates the deployment's
+	// status, progress, stages and error in the same transaction. A
+	// deployment that has finished takes no more events (CodeConflict).
+	Transition(ctx context.Context, t Transition) (*DeploymentEvent, *Deployment, error)
+	// CancelDeployment cancels a queued or running deployment (and its
+	// job, wherever it runs); a finished one is returned unchanged.
+	CancelDeployment(ctx context.Context, id int64) (*Deployment, error)
 	DeploymentsByID(ctx context.Context, ids []int64) ([]*Deployment, error)
 	ListDeployments(ctx context.Context, qs []DeploymentQuery) ([]Page[*Deployment], error)
 	CountDeployments(ctx context.Context, qs []DeploymentQuery) ([]int, error)
