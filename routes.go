@@ -17,6 +17,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/validator/rules"
@@ -28,6 +30,7 @@ import (
 	"github.com/shipgraph/shipgraph/internal/graphqlhttp"
 	"github.com/shipgraph/shipgraph/internal/introspection"
 	"github.com/shipgraph/shipgraph/internal/limits"
+	"github.com/shipgraph/shipgraph/internal/live"
 	"github.com/shipgraph/shipgraph/internal/postgres"
 	"github.com/shipgraph/shipgraph/internal/ratelimit"
 	"github.com/shipgraph/shipgraph/internal/redis"
@@ -64,6 +67,10 @@ type serverDeps struct {
 	// Redis, when configured, keeps the rate limit counts that instances
 	// share; nil counts in this process.
 	Redis *redis.Client
+	// Bus delivers committed deployment changes to subscriptions; Store
+	// must publish on it (live.Publisher). Nil: an in-process bus that
+	// nothing publishes on, for handlers that serve no subscriptions.
+	Bus live.Bus
 }
 
 // NewServer returns the whole HTTP API. All routes are here.
@@ -100,10 +107,27 @@ func NewServer(d serverDeps) http.Handler {
 // graphQLHandler is the GraphQL endpoint: transports, caches, error
 // presentation, per-response loaders, operation limits and rate limits.
 func graphQLHandler(d serverDeps) http.Handler {
+	if d.Bus == nil {
+		d.Bus = &live.Memory{}
+	}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{
-		Resolvers:  &resolvers.Resolver{Store: d.Store},
+		Resolvers:  &resolvers.Resolver{Store: d.Store, Bus: d.Bus},
 		Directives: graph.DirectiveRoot{HasRole: auth.HasRole},
 	}))
+	// Transports match in the order they are added: the event stream and
+	// the WebSocket upgrade before plain POST and GET.
+	srv.AddTransport(transport.SSE{})
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
+			OriginPatterns: browser.NewPolicy(d.Config.CORSOrigins...).OriginPatterns(),
+		}},
+		InitFunc:    websocketInit(d.Auth),
+		InitTimeout: 10 * time.Second,
+		// Both keep-alives: KeepAlivePingInterval only affects the legacy
+		// graphql-ws protocol, PingPongInterval graphql-transport-ws.
+		KeepAlivePingInterval: 25 * time.Second,
+		PingPongInterval:      25 * time.Second,
+	})
 	srv.AddTransport(graphqlhttp.Transport{MaxBodyBytes: d.Config.MaxBodyBytes})
 	// Parsed and validated documents are cached by query text: dashboards
 	// send the same few queries over and over.
@@ -132,6 +156,30 @@ func graphQLHandler(d serverDeps) http.Handler {
 		return shipgraph.Internal(fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
 	})
 	return ratelimit.Headers(srv)
+}
+
+// websocketInit authenticates a WebSocket connection from its
+// connection_init payload (browsers cannot set headers on a WebSocket):
+// {"Authorization": "Bearer <token>"}, as GraphiQL sends its headers. A
+// missing or invalid token closes the connection with 4403; a valid one
+// ends the connection when it expires.
+func websocketInit(a *auth.Authenticator) transport.WebsocketInitFunc {
+	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		header := p.Authorization()
+		if header == "" {
+			header = p.GetString("authorization")
+		}
+		principal, err := a.VerifyHeader(header)
+		if header == "" || err != nil {
+			if header == "" {
+				err = errors.New("connection_init must carry an Authorization token")
+			}
+			ctx = transport.WithWebsocketCloseCode(ctx, 4403)
+			return transport.AppendCloseReason(ctx, "Forbidden"), nil, err
+		}
+		ctx, _ = auth.ExpiryContext(auth.WithPrincipal(ctx, principal))
+		return ctx, nil, nil
+	}
 }
 
 // newRateLimiter counts in Redis when the server has one, so that all
@@ -336,3 +384,7 @@ func (w *statusWriter) WriteHeader(code int) {
 // Unwrap lets http.ResponseController reach the underlying writer (flush,
 // hijack for WebSockets).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush lets an event stream (SSE) push each event; gqlgen's SSE transport
+// asserts http.Flusher rather than using a ResponseController.
+func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Flush() }

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shipgraph/shipgraph/internal/live"
 	"github.com/shipgraph/shipgraph/internal/postgres"
 	"github.com/shipgraph/shipgraph/internal/redis"
 	"github.com/shipgraph/shipgraph/internal/seed"
@@ -227,12 +228,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer rdb.Close() // after the HTTP server has shut down
 	}
 
+	// Deployment changes are committed, then published to subscribers.
+	bus := &live.Memory{}
+	store := &live.Publisher{Store: postgres.NewStore(db), Bus: bus, Log: log}
 	handler := NewServer(serverDeps{
 		Logger:  log,
-		Store:   postgres.NewStore(db),
+		Store:   store,
 		Ready:   db,
 		Config:  cfg,
 		Version: buildVersion(),
+		Bus:     bus,
 
 		Auth:            authn,
 		Dev:             *dev,

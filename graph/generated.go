@@ -42,6 +42,7 @@ type ResolverRoot interface {
 	FeatureConnection() FeatureConnectionResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 	TestCase() TestCaseResolver
 	TestCaseConnection() TestCaseConnectionResolver
 }
@@ -233,6 +234,11 @@ type ComplexityRoot struct {
 		ResetAt   func(childComplexity int) int
 	}
 
+	Subscription struct {
+		DeploymentProgress func(childComplexity int, deploymentID string, afterSequence *int) int
+		DeploymentUpdated  func(childComplexity int, filter *model.DeploymentFilter) int
+	}
+
 	TestCase struct {
 		CreatedAt      func(childComplexity int) int
 		ExpectedResult func(childComplexity int) int
@@ -327,6 +333,10 @@ type QueryResolver interface {
 	Deployment(ctx context.Context, id string) (*shipgraph.Deployment, error)
 	Deployments(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.DeploymentFilter, orderBy *model.DeploymentOrder) (*shipgraph.DeploymentConnection, error)
 	RateLimit(ctx context.Context) (*ratelimit.Status, error)
+}
+type SubscriptionResolver interface {
+	DeploymentProgress(ctx context.Context, deploymentID string, afterSequence *int) (<-chan *shipgraph.DeploymentEvent, error)
+	DeploymentUpdated(ctx context.Context, filter *model.DeploymentFilter) (<-chan *shipgraph.Deployment, error)
 }
 type TestCaseResolver interface {
 	Feature(ctx context.Context, obj *shipgraph.TestCase) (*shipgraph.Feature, error)
@@ -1153,6 +1163,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RateLimit.ResetAt(childComplexity), true
 
+	case "Subscription.deploymentProgress":
+		if e.ComplexityRoot.Subscription.DeploymentProgress == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_deploymentProgress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.DeploymentProgress(childComplexity, args["deploymentId"].(string), args["afterSequence"].(*int)), true
+	case "Subscription.deploymentUpdated":
+		if e.ComplexityRoot.Subscription.DeploymentUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_deploymentUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.DeploymentUpdated(childComplexity, args["filter"].(*model.DeploymentFilter)), true
+
 	case "TestCase.createdAt":
 		if e.ComplexityRoot.TestCase.CreatedAt == nil {
 			break
@@ -1337,6 +1370,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -2000,6 +2050,7 @@ mutations take one ` + "`" + `input` + "`" + ` and return a payload; errors carr
 schema {
   query: Query
   mutation: Mutation
+  subscription: Subscription
 }
 
 """
@@ -2101,6 +2152,37 @@ type Query {
 
 "Changes to the record. Every mutation validates its whole input first and writes nothing when any of it is invalid."
 type Mutation
+`, BuiltIn: false},
+	{Name: "../schema/subscription.graphqls", Input: `"""
+Live updates, over WebSocket (` + "`" + `graphql-transport-ws` + "`" + ` or the legacy
+` + "`" + `graphql-ws` + "`" + ` protocol; send the token as ` + "`" + `Authorization` + "`" + ` in the
+` + "`" + `connection_init` + "`" + ` payload) or Server-Sent Events (a POST to ` + "`" + `/graphql` + "`" + ` with
+` + "`" + `Accept: text/event-stream` + "`" + ` and the usual ` + "`" + `Authorization` + "`" + ` header).
+"""
+type Subscription {
+  """
+  The events of one deployment: first the stored ones after
+  ` + "`" + `afterSequence` + "`" + `, then live ones as they are committed, in sequence order
+  with no gap and no duplicate. Completes after the deployment's terminal
+  event; on a finished deployment it replays and completes. To resume after
+  a disconnect, pass the last ` + "`" + `sequence` + "`" + ` received as ` + "`" + `afterSequence` + "`" + `.
+  """
+  deploymentProgress(
+    "The deployment's global ID."
+    deploymentId: ID!
+    "Replay only events after this sequence (0 or null: the whole log)."
+    afterSequence: Int
+  ): DeploymentEvent! @hasRole(role: VIEWER)
+  """
+  Deployments as they change (created, each transition), for boards. An
+  intermediate state may be skipped when the subscriber is slow; the latest
+  one always follows.
+  """
+  deploymentUpdated(
+    "Only deployments matching this filter."
+    filter: DeploymentFilter
+  ): Deployment! @hasRole(role: VIEWER)
+}
 `, BuiltIn: false},
 	{Name: "../schema/testcase.graphqls", Input: `"A check that a feature works. Belongs to one feature."
 type TestCase implements Node {
@@ -3354,6 +3436,42 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_deploymentProgress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "deploymentId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["deploymentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "afterSequence",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["afterSequence"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_deploymentUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.DeploymentFilter, error) {
+			return ec.unmarshalODeploymentFilter2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋgraphᚋmodelᚐDeploymentFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
 	return args, nil
 }
 
@@ -7103,6 +7221,130 @@ func (ec *executionContext) _RateLimit_resetAt(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_RateLimit_resetAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RateLimit", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Subscription_deploymentProgress(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_deploymentProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().DeploymentProgress(ctx, fc.Args["deploymentId"].(string), fc.Args["afterSequence"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *shipgraph.DeploymentEvent
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *shipgraph.DeploymentEvent
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.DeploymentEvent) graphql.Marshaler {
+			return ec.marshalNDeploymentEvent2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeploymentEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_deploymentProgress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeploymentEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_deploymentProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_deploymentUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_deploymentUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().DeploymentUpdated(ctx, fc.Args["filter"].(*model.DeploymentFilter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				role, err := ec.unmarshalNRole2githubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋauthᚐRole(ctx, "VIEWER")
+				if err != nil {
+					var zeroVal *shipgraph.Deployment
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *shipgraph.Deployment
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, role)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *shipgraph.Deployment) graphql.Marshaler {
+			return ec.marshalNDeployment2ᚖgithubᚗcomᚋshipgraphᚋshipgraphᚋinternalᚋshipgraphᚐDeployment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_deploymentUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Deployment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_deploymentUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _TestCase_id(ctx context.Context, field graphql.CollectedField, obj *shipgraph.TestCase) (ret graphql.Marshaler) {
@@ -10952,6 +11194,28 @@ func (ec *executionContext) _RateLimit(ctx context.Context, sel ast.SelectionSet
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "deploymentProgress":
+		return ec._Subscription_deploymentProgress(ctx, fields[0])
+	case "deploymentUpdated":
+		return ec._Subscription_deploymentUpdated(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var testCaseImplementors = []string{"TestCase", "Node"}

@@ -6,6 +6,7 @@ import (
 	"context"
 
 	"github.com/shipgraph/shipgraph/graph/model"
+	"github.com/shipgraph/shipgraph/internal/live"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 	"github.com/shipgraph/shipgraph/loaders"
 )
@@ -13,6 +14,8 @@ import (
 // Resolver is the root of the resolver tree; it holds the dependencies.
 type Resolver struct {
 	Store shipgraph.Store
+	// Bus delivers committed deployment changes to subscriptions.
+	Bus live.Bus
 }
 
 // pageArgs validates Relay pagination arguments against the order they

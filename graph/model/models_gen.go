@@ -178,6 +178,13 @@ type Mutation struct {
 type Query struct {
 }
 
+// Live updates, over WebSocket (`graphql-transport-ws` or the legacy
+// `graphql-ws` protocol; send the token as `Authorization` in the
+// `connection_init` payload) or Server-Sent Events (a POST to `/graphql` with
+// `Accept: text/event-stream` and the usual `Authorization` header).
+type Subscription struct {
+}
+
 // Conditions on test cases.
 type TestCaseFilter struct {
 	// Only test cases in this status.

@@ -171,3 +171,12 @@ func (w *headerWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *headerWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush lets an event stream (SSE) push each event; gqlgen's SSE transport
+// asserts http.Flusher rather than using a ResponseController.
+func (w *headerWriter) Flush() {
+	if !w.started {
+		w.WriteHeader(http.StatusOK)
+	}
+	http.NewResponseController(w.ResponseWriter).Flush()
+}

@@ -164,6 +164,11 @@ func (f *DeploymentFilter) Validate() error {
 	return nil
 }
 
+// Matches reports whether d passes the filter.
+func (f DeploymentFilter) Matches(d *Deployment) bool {
+	return (f.Environment == "" || d.Environment == f.Environment) && (f.Status == "" || d.Status == f.Status)
+}
+
 // DeploymentQuery selects one page of deployments: of one build when BuildID
 // is set, of one feature when FeatureID is set, else of everything.
 type DeploymentQuery struct {

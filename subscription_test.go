@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+)
+
+// wsClient speaks graphql-transport-ws to the server, as a dashboard would.
+type wsClient struct {
+	t    *testing.T
+	conn *websocket.Conn
+	ctx  context.Context
+}
+
+type wsMessage struct {
+	ID      string          `json:"id,omitempty"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// dialWS connects and sends connection_init with the given payload.
+func (s *testServer) dialWS(t *testing.T, protocol string, initPayload map[string]any) *wsClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+"/graphql",
+		&websocket.DialOptions{Subprotocols: []string{protocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.CloseNow() })
+	c := &wsClient{t: t, conn: conn, ctx: ctx}
+	payload, _ := json.Marshal(initPayload)
+	c.send(wsMessage{Type: "connection_init", Payload: payload})
+	return c
+}
+
+func (c *wsClient) send(m wsMessage) {
+	c.t.Helper()
+	if err := wsjson.Write(c.ctx, c.conn, m); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// next reads the next message that is not a keep-alive.
+func (c *wsClient) next() (wsMessage, error) {
+	for {
+		var m wsMessage
+		if err := wsjson.Read(c.ctx, c.conn, &m); err != nil {
+			return m, err
+		}
+		if m.Type != "ping" && m.Type != "pong" && m.Type != "ka" {
+			return m, nil
+		}
+	}
+}
+
+func (c *wsClient) expect(typ string) wsMessage {
+	c.t.Helper()
+	m, err := c.next()
+	if err != nil {
+		c.t.Fatalf("waiting for %s: %v", typ, err)
+	}
+	if m.Type != typ {
+		c.t.Fatalf("got %s (%s), want %s", m.Type, m.Payload, typ)
+	}
+	return m
+}
+
+const progressSubscription = `subscription($id: ID!, $after: Int) {
+  deploymentProgress(deploymentId: $id, afterSequence: $after) { sequence status stage stageStatus message }
+}`
+
+type progressEvent struct {
+	Sequence int
+	Status   string
+}
+
+// eventOf decodes a "next" message of deploymentProgress.
+func eventOf(t *testing.T, m wsMessage) progressEvent {
+	t.Helper()
+	var p struct {
+		Data   struct{ DeploymentProgress progressEvent }
+		Errors []any
+	}
+	if err := json.Unmarshal(m.Payload, &p); err != nil || len(p.Errors) > 0 {
+		t.Fatalf("next: %s", m.Payload)
+	}
+	return p.Data.DeploymentProgress
+}
+
+func TestDeploymentProgressOverGraphQLTransportWS(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	_, build := s.succeededBuild(t)
+	var created createdDeployment
+	s.mustData(t, createDeployment, map[string]any{"b": build, "env": "staging"}, &created)
+	id := created.CreateDeployment.Deployment.ID
+
+	c := s.dialWS(t, "graphql-transport-ws", map[string]any{"Authorization": "Bearer " + adminToken()})
+	c.expect("connection_ack")
+	vars, _ := json.Marshal(map[string]any{"query": progressSubscription, "variables": map[string]any{"id": id}})
+	c.send(wsMessage{ID: "1", Type: "subscribe", Payload: vars})
+	if e := eventOf(t, c.expect("next")); e.Sequence != 1 || e.Status != "QUEUED" {
+		t.Fatalf("replayed %+v", e)
+	}
+	// A change committed now arrives live, then the stream completes.
+	var out struct {
+		CancelDeployment struct{ Deployment struct{ Status string } }
+	}
+	s.mustData(t, `mutation($id: ID!) { cancelDeployment(input: {id: $id}) { deployment { status } } }`, map[string]any{"id": id}, &out)
+	if e := eventOf(t, c.expect("next")); e.Sequence != 2 || e.Status != "CANCELLED" {
+		t.Fatalf("live %+v", e)
+	}
+	if m := c.expect("complete"); m.ID != "1" {
+		t.Fatalf("complete for %q", m.ID)
+	}
+
+	t.Run("resuming after a sequence replays the rest and completes", func(t *testing.T) {
+		c := s.dialWS(t, "graphql-transport-ws", map[string]any{"Authorization": "Bearer " + adminToken()})
+		c.expect("connection_ack")
+		vars, _ := json.Marshal(map[string]any{"query": progressSubscription, "variables": map[string]any{"id": id, "after": 1}})
+		c.send(wsMessage{ID: "r", Type: "subscribe", Payload: vars})
+		if e := eventOf(t, c.expect("next")); e.Sequence != 2 {
+			t.Fatalf("resumed at %+v", e)
+		}
+		c.expect("complete")
+	})
+
+	t.Run("past the end of a finished deployment it completes at once", func(t *testing.T) {
+		c := s.dialWS(t, "graphql-transport-ws", map[string]any{"Authorization": "Bearer " + adminToken()})
+		c.expect("connection_ack")
+		vars, _ := json.Marshal(map[string]any{"query": progressSubscription, "variables": map[string]any{"id": id, "after": 2}})
+		c.send(wsMessage{ID: "e", Type: "subscribe", Payload: vars})
+		c.expect("complete")
+	})
+}
+
+func TestWebSocketInitWithoutAValidTokenCloses4403(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	for name, payload := range map[string]map[string]any{
+		"no token":      {},
+		"invalid token": {"Authorization": "Bearer not.a.token"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := s.dialWS(t, "graphql-transport-ws", payload)
+			var err error
+			for err == nil {
+				_, err = c.next()
+			}
+			if code := websocket.CloseStatus(err); code != 4403 {
+				t.Fatalf("closed with %d (%v), want 4403", code, err)
+			}
+		})
+	}
+}
+
+func TestDeploymentProgressOverLegacyGraphQLWS(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	_, build := s.succeededBuild(t)
+	var created createdDeployment
+	s.mustData(t, createDeployment, map[string]any{"b": build, "env": "staging"}, &created)
+	id := created.CreateDeployment.Deployment.ID
+	s.mustData(t, `mutation($id: ID!) { cancelDeployment(input: {id: $id}) { deployment { status } } }`, map[string]any{"id": id}, &struct{}{})
+
+	c := s.dialWS(t, "graphql-ws", map[string]any{"Authorization": "Bearer " + adminToken()})
+	c.expect("connection_ack")
+	vars, _ := json.Marshal(map[string]any{"query": progressSubscription, "variables": map[string]any{"id": id}})
+	c.send(wsMessage{ID: "1", Type: "start", Payload: vars})
+	for want := 1; want <= 2; want++ {
+		if e := eventOf(t, c.expect("data")); e.Sequence != want {
+			t.Fatalf("event %d: %+v", want, e)
+		}
+	}
+	c.expect("complete")
+}
+
+func TestDeploymentProgressOverSSE(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	_, build := s.succeededBuild(t)
+	var created createdDeployment
+	s.mustData(t, createDeployment, map[string]any{"b": build, "env": "staging"}, &created)
+	id := created.CreateDeployment.Deployment.ID
+	s.mustData(t, `mutation($id: ID!) { cancelDeployment(input: {id: $id}) { deployment { status } } }`, map[string]any{"id": id}, &struct{}{})
+
+	body, _ := json.Marshal(map[string]any{"query": progressSubscription, "variables": map[string]any{"id": id}})
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/graphql", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+adminToken())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("content type %q", res.Header.Get("Content-Type"))
+	}
+	var seqs []int
+	var events []string
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if ev, ok := strings.CutPrefix(line, "event: "); ok {
+			events = append(events, ev)
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok && len(events) > 0 && events[len(events)-1] == "next" {
+			var p struct {
+				Data struct{ DeploymentProgress progressEvent }
+			}
+			if json.Unmarshal([]byte(data), &p) == nil {
+				seqs = append(seqs, p.Data.DeploymentProgress.Sequence)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	if len(seqs) != 2 || seqs[0] != 1 || seqs[1] != 2 || events[len(events)-1] != "complete" {
+		t.Fatalf("sequences %v, events %v", seqs, events)
+	}
+}
