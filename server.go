@@ -228,8 +228,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer rdb.Close() // after the HTTP server has shut down
 	}
 
-	// Deployment changes are committed, then published to subscribers.
-	bus := &live.Memory{}
+	// Deployment changes are committed, then published to subscribers:
+	// through Redis to every instance when there is one, else in process.
+	var bus live.Bus = &live.Memory{}
+	if rdb != nil {
+		redisBus := rdb.NewBus(log)
+		defer redisBus.Close() // after the HTTP server has shut down
+		bus = redisBus
+	}
 	store := &live.Publisher{Store: postgres.NewStore(db), Bus: bus, Log: log}
 	handler := NewServer(serverDeps{
 		Logger:  log,

@@ -12,6 +12,9 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+
+	"github.com/shipgraph/shipgraph/internal/live"
+	"github.com/shipgraph/shipgraph/internal/redistest"
 )
 
 // wsClient speaks graphql-transport-ws to the server, as a dashboard would.
@@ -231,4 +234,35 @@ func TestDeploymentProgressOverSSE(t *testing.T) {
 	if len(seqs) != 2 || seqs[0] != 1 || seqs[1] != 2 || events[len(events)-1] != "complete" {
 		t.Fatalf("sequences %v, events %v", seqs, events)
 	}
+}
+
+// Two instances sharing PostgreSQL and Redis: a change committed on one
+// reaches a subscriber of the other live.
+func TestDeploymentProgressCrossesInstancesThroughRedis(t *testing.T) {
+	t.Parallel()
+	url := redistest.URL(t)
+	env := map[string]string{"REDIS_URL": url, "SHIPGRAPH_REDIS_PREFIX": redistest.Prefix(t, url)}
+	a, b := startServer(t, env), startServer(t, env)
+	_, build := a.succeededBuild(t)
+	var created createdDeployment
+	a.mustData(t, createDeployment, map[string]any{"b": build, "env": "staging"}, &created)
+	id := created.CreateDeployment.Deployment.ID
+
+	c := a.dialWS(t, "graphql-transport-ws", map[string]any{"Authorization": "Bearer " + adminToken()})
+	c.expect("connection_ack")
+	vars, _ := json.Marshal(map[string]any{"query": progressSubscription, "variables": map[string]any{"id": id}})
+	c.send(wsMessage{ID: "1", Type: "subscribe", Payload: vars})
+	if e := eventOf(t, c.expect("next")); e.Sequence != 1 {
+		t.Fatalf("replayed %+v", e)
+	}
+	start := time.Now()
+	b.mustData(t, `mutation($id: ID!) { cancelDeployment(input: {id: $id}) { deployment { status } } }`, map[string]any{"id": id}, &struct{}{})
+	if e := eventOf(t, c.expect("next")); e.Sequence != 2 || e.Status != "CANCELLED" {
+		t.Fatalf("live %+v", e)
+	}
+	// Faster than the 2 s refill from the log: it came through Redis.
+	if d := time.Since(start); d >= live.Refill {
+		t.Errorf("the event took %s: it was refilled, not relayed", d)
+	}
+	c.expect("complete")
 }

@@ -118,6 +118,22 @@ func (m *Memory) Subscribe(deploymentID int64) (*Subscription, func()) {
 	}
 }
 
+// LagAll flags every subscription as lagged, so that each refills from the
+// log: what a transport that may have lost messages (Redis reconnecting)
+// calls.
+func (m *Memory) LagAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, set := range m.subs {
+		for s := range set {
+			select {
+			case s.lagged <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
 // Subscribers counts the open subscriptions, for metrics and leak tests.
 func (m *Memory) Subscribers() int {
 	m.mu.Lock()
