@@ -47,7 +47,7 @@ type config struct {
 	// Operation limits and rate limiting (see internal/limits,
 	// internal/ratelimit). Redis, when set, holds the rate limit counts
 	// that instances share.
-	Limits      limits.Config // SHIPGRAPH_MAX_DEPTH, _MAX_NODES, _MAX_ALIASES, _MAX_ROOT_FIELDS, _MAX_TOKENS, _REQUEST_TIMEOUT
+	Limits      limits.Config // SHIPGRAPH_MAX_DEPTH, _MAX_NODES, _MAX_ALIASES, _MAX_ROOT_FIELDS, _MAX_TOKENS, _REQUEST_TIMEOUT, _MAX_SUBSCRIPTIONS, _MAX_CONNECTIONS
 	RateLimit   int           // SHIPGRAPH_RATE_LIMIT: points per caller and window
 	RateWindow  time.Duration // SHIPGRAPH_RATE_WINDOW
 	RedisURL    string        // REDIS_URL: off when empty
@@ -153,6 +153,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	parse("SHIPGRAPH_MAX_NODES", strconv.Itoa(limits.DefaultMaxNodes), positive(&c.Limits.MaxNodes))
 	parse("SHIPGRAPH_MAX_ALIASES", strconv.Itoa(limits.DefaultMaxAliases), positive(&c.Limits.MaxAliases))
 	parse("SHIPGRAPH_MAX_ROOT_FIELDS", strconv.Itoa(limits.DefaultMaxRootFields), positive(&c.Limits.MaxRootFields))
+	parse("SHIPGRAPH_MAX_SUBSCRIPTIONS", strconv.Itoa(limits.DefaultMaxSubscriptions), positive(&c.Limits.MaxSubscriptions))
+	parse("SHIPGRAPH_MAX_CONNECTIONS", strconv.Itoa(limits.DefaultMaxConnections), positive(&c.Limits.MaxConnections))
 	parse("SHIPGRAPH_MAX_TOKENS", strconv.Itoa(limits.DefaultMaxTokens), positive(&c.Limits.MaxTokens))
 	parse("SHIPGRAPH_REQUEST_TIMEOUT", limits.DefaultTimeout.String(), duration(&c.Limits.Timeout))
 	parse("SHIPGRAPH_RATE_LIMIT", strconv.Itoa(ratelimit.DefaultLimit), positive(&c.RateLimit))

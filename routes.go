@@ -114,6 +114,7 @@ func graphQLHandler(d serverDeps) http.Handler {
 		Resolvers:  &resolvers.Resolver{Store: d.Store, Bus: d.Bus},
 		Directives: graph.DirectiveRoot{HasRole: auth.HasRole},
 	}))
+	conns := &limits.Connections{Max: d.Config.Limits.MaxConnections}
 	// Transports match in the order they are added: the event stream and
 	// the WebSocket upgrade before plain POST and GET.
 	srv.AddTransport(transport.SSE{})
@@ -121,7 +122,8 @@ func graphQLHandler(d serverDeps) http.Handler {
 		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
 			OriginPatterns: browser.NewPolicy(d.Config.CORSOrigins...).OriginPatterns(),
 		}},
-		InitFunc:    websocketInit(d.Auth),
+		InitFunc:    websocketInit(d.Auth, conns),
+		CloseFunc:   releaseConnection,
 		InitTimeout: 10 * time.Second,
 		// Both keep-alives: KeepAlivePingInterval only affects the legacy
 		// graphql-ws protocol, PingPongInterval graphql-transport-ws.
@@ -150,6 +152,7 @@ func graphQLHandler(d serverDeps) http.Handler {
 	// give the rest a deadline; the rate limiter, last of the checks, then
 	// charges the caller by the node count the limits computed.
 	limits.Install(srv, d.Config.Limits, d.Logger)
+	srv.Use(limits.Subscriptions{Max: d.Config.Limits.MaxSubscriptions})
 	srv.Use(ratelimit.Extension{Limiter: newRateLimiter(d), Caller: rateLimitCaller, Nodes: limits.NodesOf})
 	srv.SetErrorPresenter(presentError(d.Logger, d.Config.Limits.Timeout))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
@@ -163,7 +166,7 @@ func graphQLHandler(d serverDeps) http.Handler {
 // {"Authorization": "Bearer <token>"}, as GraphiQL sends its headers. A
 // missing or invalid token closes the connection with 4403; a valid one
 // ends the connection when it expires.
-func websocketInit(a *auth.Authenticator) transport.WebsocketInitFunc {
+func websocketInit(a *auth.Authenticator, conns *limits.Connections) transport.WebsocketInitFunc {
 	return func(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		header := p.Authorization()
 		if header == "" {
@@ -177,8 +180,24 @@ func websocketInit(a *auth.Authenticator) transport.WebsocketInitFunc {
 			ctx = transport.WithWebsocketCloseCode(ctx, 4403)
 			return transport.AppendCloseReason(ctx, "Forbidden"), nil, err
 		}
+		release, err := conns.Acquire(principal.Subject)
+		if err != nil {
+			// 1008: policy violation; the protocol has no code for it.
+			ctx = transport.WithWebsocketCloseCode(ctx, 1008)
+			return transport.AppendCloseReason(ctx, "too many connections"), nil, err
+		}
+		ctx = context.WithValue(ctx, releaseKey{}, release)
 		ctx, _ = auth.ExpiryContext(auth.WithPrincipal(ctx, principal))
-		return ctx, nil, nil
+		return limits.WithConnection(ctx), nil, nil
+	}
+}
+
+type releaseKey struct{}
+
+// releaseConnection gives a closed WebSocket connection's slot back.
+func releaseConnection(ctx context.Context, _ int) {
+	if release, ok := ctx.Value(releaseKey{}).(func()); ok {
+		release()
 	}
 }
 

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
+	"github.com/shipgraph/shipgraph/internal/auth"
 	"github.com/shipgraph/shipgraph/internal/live"
 	"github.com/shipgraph/shipgraph/internal/redistest"
 )
@@ -265,4 +268,153 @@ func TestDeploymentProgressCrossesInstancesThroughRedis(t *testing.T) {
 		t.Errorf("the event took %s: it was refilled, not relayed", d)
 	}
 	c.expect("complete")
+}
+
+// subscribe starts deploymentProgress on an active deployment under id.
+func (c *wsClient) subscribe(id, deployment string) {
+	c.t.Helper()
+	vars, _ := json.Marshal(map[string]any{"query": progressSubscription, "variables": map[string]any{"id": deployment}})
+	c.send(wsMessage{ID: id, Type: "subscribe", Payload: vars})
+}
+
+// queuedDeployment creates a deployment that stays QUEUED (nothing runs it
+// in these tests) and returns its id.
+func (s *testServer) queuedDeployment(t *testing.T) string {
+	t.Helper()
+	_, build := s.succeededBuild(t)
+	var created createdDeployment
+	s.mustData(t, createDeployment, map[string]any{"b": build, "env": "staging"}, &created)
+	return created.CreateDeployment.Deployment.ID
+}
+
+func TestSubscriptionsPerConnectionAreCapped(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"SHIPGRAPH_MAX_SUBSCRIPTIONS": "2"})
+	id := s.queuedDeployment(t)
+	c := s.dialWS(t, "graphql-transport-ws", map[string]any{"Authorization": "Bearer " + adminToken()})
+	c.expect("connection_ack")
+	c.subscribe("1", id)
+	c.expect("next")
+	c.subscribe("2", id)
+	c.expect("next")
+	c.subscribe("3", id)
+	// Refused before it runs: one result with the error, then complete.
+	m := c.expect("next")
+	if m.ID != "3" || !strings.Contains(string(m.Payload), `"limit":"subscriptionsPerConnection"`) {
+		t.Fatalf("third subscription: %s %s", m.ID, m.Payload)
+	}
+	c.expect("complete")
+	// Completing one frees its slot.
+	c.send(wsMessage{ID: "1", Type: "complete"})
+	deadline := time.Now().Add(5 * time.Second)
+	for n := 4; ; n++ {
+		sid := "again-" + strconv.Itoa(n)
+		c.subscribe(sid, id)
+		m, err := c.next()
+		for err == nil && m.ID != sid { // the complete of subscription 1, say
+			m, err = c.next()
+		}
+		if err != nil || m.Type != "next" {
+			t.Fatalf("subscription %s: %s %v", sid, m.Type, err)
+		}
+		if !strings.Contains(string(m.Payload), "subscriptionsPerConnection") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slot of a completed subscription was not released")
+		}
+	}
+}
+
+func TestConnectionsPerUserAreCapped(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"SHIPGRAPH_MAX_CONNECTIONS": "2"})
+	tok, err := testAuth.Mint("conn-"+token(t), []auth.Role{auth.RoleViewer}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := map[string]any{"Authorization": "Bearer " + tok}
+	first := s.dialWS(t, "graphql-transport-ws", init)
+	first.expect("connection_ack")
+	s.dialWS(t, "graphql-transport-ws", init).expect("connection_ack")
+	third := s.dialWS(t, "graphql-transport-ws", init)
+	_, err = third.next()
+	for err == nil {
+		_, err = third.next()
+	}
+	if code := websocket.CloseStatus(err); code != websocket.StatusPolicyViolation {
+		t.Fatalf("third connection closed with %d (%v)", code, err)
+	}
+	// Closing one gives its slot back.
+	first.conn.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c := s.dialWS(t, "graphql-transport-ws", init)
+		if m, err := c.next(); err == nil && m.Type == "connection_ack" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a closed connection's slot was not released")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestSubscriptionEndsWhenItsTokenExpires(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	id := s.queuedDeployment(t)
+	tok, err := testAuth.Mint("expiring-"+token(t), []auth.Role{auth.RoleViewer}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("over WebSocket", func(t *testing.T) {
+		t.Parallel()
+		c := s.dialWS(t, "graphql-transport-ws", map[string]any{"Authorization": "Bearer " + tok})
+		c.expect("connection_ack")
+		c.subscribe("1", id)
+		c.expect("next")
+		start := time.Now()
+		for err == nil {
+			_, err = c.next()
+		}
+		if waited := time.Since(start); waited > 10*time.Second {
+			t.Fatalf("the connection outlived its token by %s", waited)
+		}
+	})
+	t.Run("over SSE", func(t *testing.T) {
+		t.Parallel()
+		body, _ := json.Marshal(map[string]any{"query": progressSubscription, "variables": map[string]any{"id": id}})
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/graphql", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		done := make(chan error, 1)
+		go func() { _, err := io.Copy(io.Discard, res.Body); done <- err }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the event stream outlived its token")
+		}
+	})
+}
+
+// A WebSocket from a page of another origin is refused before the upgrade.
+func TestWebSocketFromAForeignOriginIsRefused(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	_, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+"/graphql", &websocket.DialOptions{
+		Subprotocols: []string{"graphql-transport-ws"},
+		HTTPHeader:   http.Header{"Origin": {"https://evil.example"}},
+	})
+	if err == nil || res == nil || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("err %v, response %v", err, res)
+	}
 }

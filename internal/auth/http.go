@@ -38,7 +38,11 @@ func Middleware(a *Authenticator, onReject func(r *http.Request, err error), nex
 			writeUnauthorized(w, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+		// A request lives no longer than its token: what matters for
+		// event streams, which can last hours.
+		ctx, cancel := ExpiryContext(WithPrincipal(r.Context(), p))
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -57,6 +57,12 @@ const (
 	// DefaultTimeout is GitHub's: an operation that has not finished in ten
 	// seconds is cancelled.
 	DefaultTimeout = 10 * time.Second
+	// DefaultMaxSubscriptions bounds the subscriptions of one WebSocket
+	// connection: a dashboard watches a handful of deployments at once.
+	DefaultMaxSubscriptions = 50
+	// DefaultMaxConnections bounds one user's WebSocket connections on an
+	// instance: a few browser tabs and a CLI.
+	DefaultMaxConnections = 20
 )
 
 // Config holds the bounds. A zero field takes its default.
@@ -67,6 +73,9 @@ type Config struct {
 	MaxRootFields int           // distinct top-level fields
 	MaxTokens     int           // lexical tokens of the document, enforced by the parser
 	Timeout       time.Duration // execution time of a query or mutation
+
+	MaxSubscriptions int // subscriptions running at once on one WebSocket connection
+	MaxConnections   int // one user's WebSocket connections on an instance
 }
 
 func (c Config) withDefaults() Config {
@@ -80,6 +89,8 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxAliases, DefaultMaxAliases)
 	def(&c.MaxRootFields, DefaultMaxRootFields)
 	def(&c.MaxTokens, DefaultMaxTokens)
+	def(&c.MaxSubscriptions, DefaultMaxSubscriptions)
+	def(&c.MaxConnections, DefaultMaxConnections)
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
