@@ -15,7 +15,9 @@ import (
 
 	"github.com/shipgraph/shipgraph/internal/browser"
 	"github.com/shipgraph/shipgraph/internal/limits"
+	"github.com/shipgraph/shipgraph/internal/pipeline"
 	"github.com/shipgraph/shipgraph/internal/ratelimit"
+	"github.com/shipgraph/shipgraph/internal/shipgraph"
 )
 
 // config is everything the environment configures. Every setting has a
@@ -47,11 +49,16 @@ type config struct {
 	// Operation limits and rate limiting (see internal/limits,
 	// internal/ratelimit). Redis, when set, holds the rate limit counts
 	// that instances share.
-	Limits      limits.Config // SHIPGRAPH_MAX_DEPTH, _MAX_NODES, _MAX_ALIASES, _MAX_ROOT_FIELDS, _MAX_TOKENS, _REQUEST_TIMEOUT, _MAX_SUBSCRIPTIONS, _MAX_CONNECTIONS
-	RateLimit   int           // SHIPGRAPH_RATE_LIMIT: points per caller and window
-	RateWindow  time.Duration // SHIPGRAPH_RATE_WINDOW
-	RedisURL    string        // REDIS_URL: off when empty
-	RedisPrefix string        // SHIPGRAPH_REDIS_PREFIX: start of every Redis key
+	Pipeline pipeline.Config // SHIPGRAPH_RUNNER, _STAGE_DURATION, _FAIL_STAGE, _EXEC_DIR, _STAGE_TIMEOUT, _MAX_DEPLOYMENTS, _RESCUE_AFTER
+	// RunDeployments (SHIPGRAPH_RUN_DEPLOYMENTS) makes this instance a
+	// worker that runs deployments; false serves the API only, and other
+	// instances run what it enqueues.
+	RunDeployments bool
+	Limits         limits.Config // SHIPGRAPH_MAX_DEPTH, _MAX_NODES, _MAX_ALIASES, _MAX_ROOT_FIELDS, _MAX_TOKENS, _REQUEST_TIMEOUT, _MAX_SUBSCRIPTIONS, _MAX_CONNECTIONS
+	RateLimit      int           // SHIPGRAPH_RATE_LIMIT: points per caller and window
+	RateWindow     time.Duration // SHIPGRAPH_RATE_WINDOW
+	RedisURL       string        // REDIS_URL: off when empty
+	RedisPrefix    string        // SHIPGRAPH_REDIS_PREFIX: start of every Redis key
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/shipgraph?sslmode=disable"
@@ -125,7 +132,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	duration := func(dst *time.Duration) func(string) error {
 		return func(s string) (e error) { *dst, e = time.ParseDuration(s); return e }
 	}
-	parse("SHIPGRAPH_DB_MAX_CONNS", "10", func(s string) error {
+	parse("SHIPGRAPH_DB_MAX_CONNS", "30", func(s string) error {
 		n, e := strconv.ParseInt(s, 10, 32)
 		c.DBMaxConns = int32(n)
 		return e
@@ -153,6 +160,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	parse("SHIPGRAPH_MAX_NODES", strconv.Itoa(limits.DefaultMaxNodes), positive(&c.Limits.MaxNodes))
 	parse("SHIPGRAPH_MAX_ALIASES", strconv.Itoa(limits.DefaultMaxAliases), positive(&c.Limits.MaxAliases))
 	parse("SHIPGRAPH_MAX_ROOT_FIELDS", strconv.Itoa(limits.DefaultMaxRootFields), positive(&c.Limits.MaxRootFields))
+	c.Pipeline.Runner = getenv("SHIPGRAPH_RUNNER")
+	c.Pipeline.FailStage = shipgraph.StageName(getenv("SHIPGRAPH_FAIL_STAGE"))
+	c.Pipeline.ExecDir = getenv("SHIPGRAPH_EXEC_DIR")
+	parse("SHIPGRAPH_STAGE_DURATION", pipeline.DefaultStageDuration.String(), duration(&c.Pipeline.StageDuration))
+	parse("SHIPGRAPH_STAGE_TIMEOUT", pipeline.DefaultStageTimeout.String(), duration(&c.Pipeline.StageTimeout))
+	parse("SHIPGRAPH_MAX_DEPLOYMENTS", strconv.Itoa(pipeline.DefaultMaxConcurrent), positive(&c.Pipeline.MaxConcurrent))
+	parse("SHIPGRAPH_RESCUE_AFTER", "0s", duration(&c.Pipeline.RescueAfter))
+	parse("SHIPGRAPH_RUN_DEPLOYMENTS", "true", func(s string) (e error) { c.RunDeployments, e = strconv.ParseBool(s); return e })
 	parse("SHIPGRAPH_MAX_SUBSCRIPTIONS", strconv.Itoa(limits.DefaultMaxSubscriptions), positive(&c.Limits.MaxSubscriptions))
 	parse("SHIPGRAPH_MAX_CONNECTIONS", strconv.Itoa(limits.DefaultMaxConnections), positive(&c.Limits.MaxConnections))
 	parse("SHIPGRAPH_MAX_TOKENS", strconv.Itoa(limits.DefaultMaxTokens), positive(&c.Limits.MaxTokens))

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/shipgraph/shipgraph/internal/live"
+	"github.com/shipgraph/shipgraph/internal/pipeline"
 	"github.com/shipgraph/shipgraph/internal/postgres"
 	"github.com/shipgraph/shipgraph/internal/redis"
 	"github.com/shipgraph/shipgraph/internal/seed"
@@ -219,6 +220,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if len(applied) > 0 {
 			log.Info("migrations applied", "versions", applied)
 		}
+		if err := pipeline.Migrate(ctx, db.Pool); err != nil {
+			return err
+		}
 	}
 	rdb, err := openRedis(ctx, cfg, log)
 	if err != nil {
@@ -236,7 +240,30 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer redisBus.Close() // after the HTTP server has shut down
 		bus = redisBus
 	}
-	store := &live.Publisher{Store: postgres.NewStore(db), Bus: bus, Log: log}
+	pg := postgres.NewStore(db)
+	store := &live.Publisher{Store: pg, Bus: bus, Log: log}
+	// The pipeline writes through the publisher, so its events go out
+	// live; the store enqueues and cancels through the pipeline, in the
+	// transactions that create and cancel deployments.
+	pipe, err := pipeline.New(db.Pool, store, cfg.Pipeline, log)
+	if err != nil {
+		return err
+	}
+	pg.SetJobHook(postgres.JobHook{Enqueue: pipe.EnqueueTx, Cancel: pipe.CancelTx})
+	if cfg.RunDeployments {
+		if err := pipe.Start(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			// Running stages get the shutdown timeout to finish, then are
+			// handed back for another instance to resume.
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+			defer cancel()
+			if err := pipe.Stop(stopCtx); err != nil {
+				log.Warn("pipeline stop", "error", err)
+			}
+		}()
+	}
 	handler := NewServer(serverDeps{
 		Logger:  log,
 		Store:   store,
@@ -340,6 +367,10 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		versions, err := apply(ctx)
 		for _, v := range versions {
 			fmt.Fprintf(stdout, "migrated %s: %d\n", fl.Arg(0), v)
+		}
+		if err == nil && fl.Arg(0) == "up" {
+			// River's job tables; "down" leaves them, they hold no data of ours.
+			err = pipeline.Migrate(ctx, db.Pool)
 		}
 		if err == nil && len(versions) == 0 {
 			fmt.Fprintln(stdout, "nothing to migrate")

@@ -97,7 +97,8 @@ func (b *syncBuffer) String() string {
 // startServer runs the serve command against the package's database and
 // stops it, checking for a clean shutdown, when the test ends.
 // The server's JWT_SECRET_KEY is testJWTSecret unless env sets it (to ""
-// to leave it unset); args are added to the serve command line.
+// to leave it unset); the server runs no deployments unless env sets
+// SHIPGRAPH_RUN_DEPLOYMENTS; args are added to the serve command line.
 func startServer(t *testing.T, env map[string]string, args ...string) *testServer {
 	t.Helper()
 	getenv := func(k string) string {
@@ -111,6 +112,10 @@ func startServer(t *testing.T, env map[string]string, args ...string) *testServe
 			return "testdata/none.env"
 		case "JWT_SECRET_KEY":
 			return testJWTSecret
+		case "SHIPGRAPH_RUN_DEPLOYMENTS":
+			// Deployments stay as the API left them unless a test asks
+			// for a worker; the pipeline's own tests run it.
+			return "false"
 		}
 		return ""
 	}

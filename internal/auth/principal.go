@@ -51,7 +51,8 @@ func PrincipalFrom(ctx context.Context) (p Principal, ok bool) {
 var ErrTokenExpired = shipgraph.Errorf(shipgraph.CodeUnauthenticated, "token expired")
 
 // ExpiryContext returns a context that is cancelled, with cause
-// ErrTokenExpired, when the principal's token expires. A token is checked
+// ErrTokenExpired, when the principal's token stops being accepted: at its
+// exp plus the Leeway the verifier allows. A token is checked
 // once, when a request arrives; a subscription can outlive it by hours, so
 // it must run under this context to end when its authority does. Without a
 // principal the context only ends with its parent. Call cancel when the
@@ -61,5 +62,5 @@ func ExpiryContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if !ok || p.ExpiresAt.IsZero() {
 		return context.WithCancel(ctx)
 	}
-	return context.WithDeadlineCause(ctx, p.ExpiresAt, ErrTokenExpired)
+	return context.WithDeadlineCause(ctx, p.ExpiresAt.Add(Leeway), ErrTokenExpired)
 }

@@ -45,21 +45,23 @@ func TestPrincipalFromContext(t *testing.T) {
 	}
 }
 
+// The context ends when the verifier stops accepting the token: at exp plus
+// the leeway.
 func TestExpiryContextEndsWhenTheTokenExpires(t *testing.T) {
 	t.Parallel()
-	expires := time.Now().Add(50 * time.Millisecond)
+	expires := time.Now().Add(50*time.Millisecond - auth.Leeway)
 	ctx := auth.WithPrincipal(context.Background(), auth.Principal{Subject: "alice", Roles: []auth.Role{auth.RoleViewer}, ExpiresAt: expires})
 	ctx, cancel := auth.ExpiryContext(ctx)
 	defer cancel()
-	if dl, ok := ctx.Deadline(); !ok || !dl.Equal(expires) {
-		t.Fatalf("deadline %v %v, want %v", dl, ok, expires)
+	if dl, ok := ctx.Deadline(); !ok || !dl.Equal(expires.Add(auth.Leeway)) {
+		t.Fatalf("deadline %v %v, want %v", dl, ok, expires.Add(auth.Leeway))
 	}
 	select {
 	case <-ctx.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("not cancelled at expiry")
 	}
-	if time.Now().Before(expires) {
+	if time.Now().Before(expires.Add(auth.Leeway)) {
 		t.Fatal("cancelled before expiry")
 	}
 	if cause := context.Cause(ctx); !errors.Is(cause, auth.ErrTokenExpired) {
@@ -96,7 +98,7 @@ func TestExpiryContextFollowsItsParent(t *testing.T) {
 	})
 	t.Run("already expired", func(t *testing.T) {
 		t.Parallel()
-		ctx := auth.WithPrincipal(context.Background(), auth.Principal{Subject: "a", ExpiresAt: time.Now().Add(-time.Second)})
+		ctx := auth.WithPrincipal(context.Background(), auth.Principal{Subject: "a", ExpiresAt: time.Now().Add(-time.Second - auth.Leeway)})
 		ctx, cancel := auth.ExpiryContext(ctx)
 		defer cancel()
 		select {
