@@ -260,6 +260,11 @@ func presentError(log *slog.Logger, timeout time.Duration) graphql.ErrorPresente
 // defaultQuery is GraphiQL's first tab: a tour of the API.
 const defaultQuery = `# Welcome to Shipgraph. Press the run button (or Ctrl-Enter).
 # Open the docs (book icon, top left) to explore every type.
+#
+# To watch a deployment live, start one in a new tab:
+#   mutation { createDeployment(input: {buildId: "<a SUCCEEDED build's id>", environment: "demo"}) { deployment { id } } }
+# then, in another tab:
+#   subscription { deploymentProgress(deploymentId: "<its id>") { sequence stage stageStatus status progress message } }
 
 query Overview {
   features(first: 5, orderBy: {field: UPDATED_AT, direction: DESC}) {
@@ -273,8 +278,9 @@ query Overview {
         totalCount
         nodes { title status }
       }
-      builds(first: 2) {
+      builds(first: 2, filter: {status: SUCCEEDED}) {
         nodes {
+          id
           number
           branch
           status
