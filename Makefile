@@ -10,7 +10,7 @@ export PATH := $(PATH):/usr/local/go/bin
 BIN := bin/shipgraph
 SEED_FEATURES ?= 200
 
-.PHONY: run test build generate check-generate bench fuzz clean
+.PHONY: run test build generate check-generate bench bench-live fuzz clean
 
 build:
 	go build -o $(BIN) .
@@ -41,8 +41,16 @@ check-generate:
 ## bench: Shipgraph vs a hand-written pgx baseline on one nested query:
 ## req/s, latency, SQL statements, peak RSS, allocs (scripts/bench.sh; not
 ## part of test). BENCH_SECONDS=N sets the measured seconds per point.
+## Then the live benchmark (bench-live).
 bench:
 	scripts/bench.sh
+	scripts/bench-live.sh
+
+## bench-live: deployments/s end to end, commit-to-client latency of 5,000
+## subscriptions on 100 running deployments, memory per idle subscription
+## (scripts/bench-live.sh; about a minute; appends to bench-results.md).
+bench-live:
+	scripts/bench-live.sh
 
 ## fuzz: explore the GraphQL endpoint with go test -fuzz (FuzzGraphQLEndpoint;
 ## its seed corpus already runs in test). FUZZTIME=5m for longer.

@@ -59,6 +59,10 @@ type config struct {
 	RateWindow     time.Duration // SHIPGRAPH_RATE_WINDOW
 	RedisURL       string        // REDIS_URL: off when empty
 	RedisPrefix    string        // SHIPGRAPH_REDIS_PREFIX: start of every Redis key
+
+	// WebSocket connections (see routes.go's graphQLHandler).
+	WSInitTimeout time.Duration // SHIPGRAPH_WS_INIT_TIMEOUT: a socket without connection_init by then is closed (4408)
+	WSKeepAlive   time.Duration // SHIPGRAPH_WS_KEEPALIVE: ping (graphql-transport-ws) and "ka" (graphql-ws) interval
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/shipgraph?sslmode=disable"
@@ -175,8 +179,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	parse("SHIPGRAPH_RATE_LIMIT", strconv.Itoa(ratelimit.DefaultLimit), positive(&c.RateLimit))
 	parse("SHIPGRAPH_RATE_WINDOW", ratelimit.DefaultWindow.String(), duration(&c.RateWindow))
 	parse("SHIPGRAPH_REDIS_PREFIX", "shipgraph:", func(s string) error { c.RedisPrefix = s; return nil })
+	parse("SHIPGRAPH_WS_INIT_TIMEOUT", "10s", duration(&c.WSInitTimeout))
+	parse("SHIPGRAPH_WS_KEEPALIVE", "25s", duration(&c.WSKeepAlive))
 	if err == nil && (c.Limits.Timeout <= 0 || c.RateWindow <= 0) {
 		err = errors.New("SHIPGRAPH_REQUEST_TIMEOUT and SHIPGRAPH_RATE_WINDOW must be positive durations")
+	}
+	if err == nil && (c.WSInitTimeout <= 0 || c.WSKeepAlive <= 0) {
+		// 0 would mean "wait forever" and "never" to gqlgen.
+		err = errors.New("SHIPGRAPH_WS_INIT_TIMEOUT and SHIPGRAPH_WS_KEEPALIVE must be positive durations")
 	}
 	return c, err
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/shipgraph/shipgraph/internal/ratelimit"
 	"github.com/shipgraph/shipgraph/internal/redis"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
+	"github.com/shipgraph/shipgraph/internal/wsprotocol"
 	"github.com/shipgraph/shipgraph/loaders"
 	"github.com/shipgraph/shipgraph/resolvers"
 )
@@ -119,16 +120,20 @@ func graphQLHandler(d serverDeps) http.Handler {
 	// the WebSocket upgrade before plain POST and GET.
 	srv.AddTransport(transport.SSE{})
 	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
+		// wsprotocol closes graphql-transport-ws connections with the
+		// protocol's codes where gqlgen does not (4400, 4401, 4408, 4409,
+		// 4429); the legacy graphql-ws protocol passes through.
+		Implementation: wsprotocol.Implementation{WebsocketImplementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
 			OriginPatterns: browser.NewPolicy(d.Config.CORSOrigins...).OriginPatterns(),
-		}},
-		InitFunc:    websocketInit(d.Auth, conns),
-		CloseFunc:   releaseConnection,
-		InitTimeout: 10 * time.Second,
+		}}},
+		InitFunc:  websocketInit(d.Auth, conns),
+		CloseFunc: releaseConnection,
+		// Without connection_init by then: 4408 (through wsprotocol).
+		InitTimeout: d.Config.WSInitTimeout,
 		// Both keep-alives: KeepAlivePingInterval only affects the legacy
 		// graphql-ws protocol, PingPongInterval graphql-transport-ws.
-		KeepAlivePingInterval: 25 * time.Second,
-		PingPongInterval:      25 * time.Second,
+		KeepAlivePingInterval: d.Config.WSKeepAlive,
+		PingPongInterval:      d.Config.WSKeepAlive,
 	})
 	srv.AddTransport(graphqlhttp.Transport{MaxBodyBytes: d.Config.MaxBodyBytes})
 	// Parsed and validated documents are cached by query text: dashboards

@@ -112,6 +112,9 @@ func startServer(t *testing.T, env map[string]string, args ...string) *testServe
 			return "testdata/none.env"
 		case "JWT_SECRET_KEY":
 			return testJWTSecret
+		case "SHIPGRAPH_DB_MAX_CONNS":
+			// Many test servers share one PostgreSQL (100 connections).
+			return "8"
 		case "SHIPGRAPH_RUN_DEPLOYMENTS":
 			// Deployments stay as the API left them unless a test asks
 			// for a worker; the pipeline's own tests run it.

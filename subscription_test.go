@@ -365,23 +365,29 @@ func TestSubscriptionEndsWhenItsTokenExpires(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
 	id := s.queuedDeployment(t)
-	// A token that expired 25 s ago: the verifier's 30 s leeway accepts it
-	// for 5 s more.
-	minter, err := auth.New(auth.Config{Secret: []byte(testJWTSecret), Now: func() time.Time { return time.Now().Add(-30 * time.Second) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := minter.Mint("expiring-"+token(t), []auth.Role{auth.RoleViewer}, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
+	// expiringToken expired 25 s ago: the verifier's 30 s leeway accepts it
+	// for 5 s more. Minted in each subtest, once it runs: a parallel
+	// subtest may wait a while for its turn.
+	expiringToken := func(t *testing.T) string {
+		t.Helper()
+		minter, err := auth.New(auth.Config{Secret: []byte(testJWTSecret), Now: func() time.Time { return time.Now().Add(-30 * time.Second) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := minter.Mint("expiring-"+token(t), []auth.Role{auth.RoleViewer}, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
 	}
 	t.Run("over WebSocket", func(t *testing.T) {
 		t.Parallel()
-		c := s.dialWS(t, "graphql-transport-ws", map[string]any{"Authorization": "Bearer " + tok})
+		c := s.dialWS(t, "graphql-transport-ws", map[string]any{"Authorization": "Bearer " + expiringToken(t)})
 		c.expect("connection_ack")
 		c.subscribe("1", id)
 		c.expect("next")
 		start := time.Now()
+		var err error
 		for err == nil {
 			_, err = c.next()
 		}
@@ -395,12 +401,15 @@ func TestSubscriptionEndsWhenItsTokenExpires(t *testing.T) {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/graphql", strings.NewReader(string(body)))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Accept", "text/event-stream")
-		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Authorization", "Bearer "+expiringToken(t))
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("status %d", res.StatusCode)
+		}
 		done := make(chan error, 1)
 		go func() { _, err := io.Copy(io.Discard, res.Body); done <- err }()
 		select {
