@@ -108,23 +108,16 @@ func eventOf(t *testing.T, m wsMessage) progressEvent {
 func TestDeploymentProgressOverGraphQLTransportWS(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
-	_, build := s.succeededBuild(t)
-	var created createdDeployment
-	s.mustData(t, createDeployment, map[string]any{"b": build, "env": "staging"}, &created)
-	id := created.CreateDeployment.Deployment.ID
+	id := s.queuedDeployment(t)
 
 	c := s.dialWS(t, "graphql-transport-ws", map[string]any{"Authorization": "Bearer " + adminToken()})
 	c.expect("connection_ack")
-	vars, _ := json.Marshal(map[string]any{"query": progressSubscription, "variables": map[string]any{"id": id}})
-	c.send(wsMessage{ID: "1", Type: "subscribe", Payload: vars})
+	c.subscribe("1", id)
 	if e := eventOf(t, c.expect("next")); e.Sequence != 1 || e.Status != "QUEUED" {
 		t.Fatalf("replayed %+v", e)
 	}
 	// A change committed now arrives live, then the stream completes.
-	var out struct {
-		CancelDeployment struct{ Deployment struct{ Status string } }
-	}
-	s.mustData(t, `mutation($id: ID!) { cancelDeployment(input: {id: $id}) { deployment { status } } }`, map[string]any{"id": id}, &out)
+	s.cancelDeployment(t, id)
 	if e := eventOf(t, c.expect("next")); e.Sequence != 2 || e.Status != "CANCELLED" {
 		t.Fatalf("live %+v", e)
 	}
@@ -175,11 +168,8 @@ func TestWebSocketInitWithoutAValidTokenCloses4403(t *testing.T) {
 func TestDeploymentProgressOverLegacyGraphQLWS(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
-	_, build := s.succeededBuild(t)
-	var created createdDeployment
-	s.mustData(t, createDeployment, map[string]any{"b": build, "env": "staging"}, &created)
-	id := created.CreateDeployment.Deployment.ID
-	s.mustData(t, `mutation($id: ID!) { cancelDeployment(input: {id: $id}) { deployment { status } } }`, map[string]any{"id": id}, &struct{}{})
+	id := s.queuedDeployment(t)
+	s.cancelDeployment(t, id)
 
 	c := s.dialWS(t, "graphql-ws", map[string]any{"Authorization": "Bearer " + adminToken()})
 	c.expect("connection_ack")
@@ -196,11 +186,8 @@ func TestDeploymentProgressOverLegacyGraphQLWS(t *testing.T) {
 func TestDeploymentProgressOverSSE(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
-	_, build := s.succeededBuild(t)
-	var created createdDeployment
-	s.mustData(t, createDeployment, map[string]any{"b": build, "env": "staging"}, &created)
-	id := created.CreateDeployment.Deployment.ID
-	s.mustData(t, `mutation($id: ID!) { cancelDeployment(input: {id: $id}) { deployment { status } } }`, map[string]any{"id": id}, &struct{}{})
+	id := s.queuedDeployment(t)
+	s.cancelDeployment(t, id)
 
 	body, _ := json.Marshal(map[string]any{"query": progressSubscription, "variables": map[string]any{"id": id}})
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/graphql", strings.NewReader(string(body)))
@@ -247,20 +234,16 @@ func TestDeploymentProgressCrossesInstancesThroughRedis(t *testing.T) {
 	url := redistest.URL(t)
 	env := map[string]string{"REDIS_URL": url, "SHIPGRAPH_REDIS_PREFIX": redistest.Prefix(t, url)}
 	a, b := startServer(t, env), startServer(t, env)
-	_, build := a.succeededBuild(t)
-	var created createdDeployment
-	a.mustData(t, createDeployment, map[string]any{"b": build, "env": "staging"}, &created)
-	id := created.CreateDeployment.Deployment.ID
+	id := a.queuedDeployment(t)
 
 	c := a.dialWS(t, "graphql-transport-ws", map[string]any{"Authorization": "Bearer " + adminToken()})
 	c.expect("connection_ack")
-	vars, _ := json.Marshal(map[string]any{"query": progressSubscription, "variables": map[string]any{"id": id}})
-	c.send(wsMessage{ID: "1", Type: "subscribe", Payload: vars})
+	c.subscribe("1", id)
 	if e := eventOf(t, c.expect("next")); e.Sequence != 1 {
 		t.Fatalf("replayed %+v", e)
 	}
 	start := time.Now()
-	b.mustData(t, `mutation($id: ID!) { cancelDeployment(input: {id: $id}) { deployment { status } } }`, map[string]any{"id": id}, &struct{}{})
+	b.cancelDeployment(t, id)
 	if e := eventOf(t, c.expect("next")); e.Sequence != 2 || e.Status != "CANCELLED" {
 		t.Fatalf("live %+v", e)
 	}
@@ -276,6 +259,12 @@ func (c *wsClient) subscribe(id, deployment string) {
 	c.t.Helper()
 	vars, _ := json.Marshal(map[string]any{"query": progressSubscription, "variables": map[string]any{"id": deployment}})
 	c.send(wsMessage{ID: id, Type: "subscribe", Payload: vars})
+}
+
+// cancelDeployment cancels a deployment through the API.
+func (s *testServer) cancelDeployment(t *testing.T, id string) {
+	t.Helper()
+	s.mustData(t, `mutation($id: ID!) { cancelDeployment(input: {id: $id}) { deployment { status } } }`, map[string]any{"id": id}, &struct{}{})
 }
 
 // queuedDeployment creates a deployment that stays QUEUED (nothing runs it
@@ -448,10 +437,7 @@ func TestDeploymentRunsAndStreamsItsStages(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Drop(context.Background()) })
 	s := startServer(t, map[string]string{"DATABASE_URL": db.URL, "SHIPGRAPH_RUN_DEPLOYMENTS": "true", "SHIPGRAPH_STAGE_DURATION": "100ms"})
-	_, build := s.succeededBuild(t)
-	var created createdDeployment
-	s.mustData(t, createDeployment, map[string]any{"b": build, "env": "staging"}, &created)
-	id := created.CreateDeployment.Deployment.ID
+	id := s.queuedDeployment(t)
 
 	c := s.dialWS(t, "graphql-transport-ws", map[string]any{"Authorization": "Bearer " + adminToken()})
 	c.expect("connection_ack")

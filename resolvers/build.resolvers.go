@@ -27,7 +27,7 @@ func (r *buildConnectionResolver) TotalCount(ctx context.Context, obj *shipgraph
 }
 
 func (r *mutationResolver) CreateBuild(ctx context.Context, input model.CreateBuildInput) (*model.CreateBuildPayload, error) {
-	featureID, err := decodeID("featureId", input.FeatureID, shipgraph.KindFeature)
+	featureID, err := shipgraph.DecodeID("featureId", input.FeatureID, shipgraph.KindFeature)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func (r *mutationResolver) CreateBuild(ctx context.Context, input model.CreateBu
 }
 
 func (r *mutationResolver) UpdateBuildStatus(ctx context.Context, input model.UpdateBuildStatusInput) (*model.UpdateBuildStatusPayload, error) {
-	id, err := decodeID("id", input.ID, shipgraph.KindBuild)
+	id, err := shipgraph.DecodeID("id", input.ID, shipgraph.KindBuild)
 	if err != nil {
 		return nil, err
 	}

@@ -43,7 +43,7 @@ func (r *deploymentEventConnectionResolver) TotalCount(ctx context.Context, obj 
 }
 
 func (r *mutationResolver) CreateDeployment(ctx context.Context, input model.CreateDeploymentInput) (*model.CreateDeploymentPayload, error) {
-	buildID, err := decodeID("buildId", input.BuildID, shipgraph.KindBuild)
+	buildID, err := shipgraph.DecodeID("buildId", input.BuildID, shipgraph.KindBuild)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (r *mutationResolver) CreateDeployment(ctx context.Context, input model.Cre
 }
 
 func (r *mutationResolver) CancelDeployment(ctx context.Context, input model.CancelDeploymentInput) (*model.CancelDeploymentPayload, error) {
-	id, err := decodeID("id", input.ID, shipgraph.KindDeployment)
+	id, err := shipgraph.DecodeID("id", input.ID, shipgraph.KindDeployment)
 	if err != nil {
 		return nil, err
 	}

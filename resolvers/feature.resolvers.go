@@ -52,7 +52,7 @@ func (r *mutationResolver) CreateFeature(ctx context.Context, input model.Create
 }
 
 func (r *mutationResolver) UpdateFeature(ctx context.Context, input model.UpdateFeatureInput) (*model.UpdateFeaturePayload, error) {
-	id, err := decodeID("id", input.ID, shipgraph.KindFeature)
+	id, err := shipgraph.DecodeID("id", input.ID, shipgraph.KindFeature)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (r *mutationResolver) UpdateFeature(ctx context.Context, input model.Update
 }
 
 func (r *mutationResolver) DeleteFeature(ctx context.Context, input model.DeleteFeatureInput) (*model.DeleteFeaturePayload, error) {
-	id, err := decodeID("id", input.ID, shipgraph.KindFeature)
+	id, err := shipgraph.DecodeID("id", input.ID, shipgraph.KindFeature)
 	if err != nil {
 		return nil, err
 	}

@@ -48,11 +48,6 @@ func order[F ~string](field F, dir model.OrderDirection, set bool, def shipgraph
 	return shipgraph.Order{Field: shipgraph.OrderField(field), Desc: dir == model.OrderDirectionDesc}
 }
 
-// decodeID decodes an ID argument of the expected kind.
-func decodeID(field, id string, kind shipgraph.Kind) (int64, error) {
-	return shipgraph.DecodeID(field, id, kind)
-}
-
 // loadNode loads any node by kind and key. It returns a nil interface, not a
 // typed nil, when nothing is found.
 func loadNode(ctx context.Context, kind shipgraph.Kind, id int64) (shipgraph.Node, error) {

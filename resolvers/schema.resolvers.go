@@ -51,7 +51,7 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]shipgraph.No
 }
 
 func (r *queryResolver) Feature(ctx context.Context, id string) (*shipgraph.Feature, error) {
-	key, err := decodeID("id", id, shipgraph.KindFeature)
+	key, err := shipgraph.DecodeID("id", id, shipgraph.KindFeature)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +91,7 @@ func (r *queryResolver) Features(ctx context.Context, first *int, after *string,
 }
 
 func (r *queryResolver) Build(ctx context.Context, id string) (*shipgraph.Build, error) {
-	key, err := decodeID("id", id, shipgraph.KindBuild)
+	key, err := shipgraph.DecodeID("id", id, shipgraph.KindBuild)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func (r *queryResolver) Builds(ctx context.Context, first *int, after *string, l
 }
 
 func (r *queryResolver) Deployment(ctx context.Context, id string) (*shipgraph.Deployment, error) {
-	key, err := decodeID("id", id, shipgraph.KindDeployment)
+	key, err := shipgraph.DecodeID("id", id, shipgraph.KindDeployment)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 func (r *subscriptionResolver) DeploymentProgress(ctx context.Context, deploymentID string, afterSequence *int) (<-chan *shipgraph.DeploymentEvent, error) {
-	id, err := decodeID("deploymentId", deploymentID, shipgraph.KindDeployment)
+	id, err := shipgraph.DecodeID("deploymentId", deploymentID, shipgraph.KindDeployment)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 func (r *mutationResolver) CreateTestCase(ctx context.Context, input model.CreateTestCaseInput) (*model.CreateTestCasePayload, error) {
-	featureID, err := decodeID("featureId", input.FeatureID, shipgraph.KindFeature)
+	featureID, err := shipgraph.DecodeID("featureId", input.FeatureID, shipgraph.KindFeature)
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func (r *mutationResolver) CreateTestCase(ctx context.Context, input model.Creat
 }
 
 func (r *mutationResolver) UpdateTestCase(ctx context.Context, input model.UpdateTestCaseInput) (*model.UpdateTestCasePayload, error) {
-	id, err := decodeID("id", input.ID, shipgraph.KindTestCase)
+	id, err := shipgraph.DecodeID("id", input.ID, shipgraph.KindTestCase)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func (r *mutationResolver) UpdateTestCase(ctx context.Context, input model.Updat
 }
 
 func (r *mutationResolver) DeleteTestCase(ctx context.Context, input model.DeleteTestCaseInput) (*model.DeleteTestCasePayload, error) {
-	id, err := decodeID("id", input.ID, shipgraph.KindTestCase)
+	id, err := shipgraph.DecodeID("id", input.ID, shipgraph.KindTestCase)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -63,15 +64,14 @@ func (s *Store) UpdateBuildStatus(ctx context.Context, in shipgraph.BuildStatusU
 			return err
 		}
 		if in.ExpectedVersion != nil && *in.ExpectedVersion != b.Version {
-			return &shipgraph.Error{Code: shipgraph.CodeConflict, Field: "expectedVersion",
-				Message: "build was changed by someone else: it is at version " + itoa(b.Version) + ", not " + itoa(*in.ExpectedVersion)}
+			return staleVersion("build", b.Version, *in.ExpectedVersion)
 		}
 		if b.Status == in.Status {
 			return nil
 		}
 		if !b.Status.CanBecome(in.Status) {
 			return &shipgraph.Error{Code: shipgraph.CodeConflict, Field: "status",
-				Message: "a " + string(b.Status) + " build cannot become " + string(in.Status)}
+				Message: fmt.Sprintf("a %s build cannot become %s", b.Status, in.Status)}
 		}
 		b, err = one[shipgraph.Build](ctx, tx, `
 			UPDATE builds SET

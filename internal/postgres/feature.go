@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -20,8 +19,6 @@ var features = table{
 		shipgraph.OrderComplexityPoints: {"complexity_points", "integer"},
 	},
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // CreateFeature inserts a feature.
 func (s *Store) CreateFeature(ctx context.Context, in shipgraph.FeatureCreate) (*shipgraph.Feature, error) {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
@@ -25,6 +26,13 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return translate(pgx.BeginFunc(ctx, s.db.Pool, fn))
 }
 
+// staleVersion is the conflict of an update whose expectedVersion is not
+// the row's version: someone changed it since the client read it.
+func staleVersion(what string, current, expected int) error {
+	return &shipgraph.Error{Code: shipgraph.CodeConflict, Field: "expectedVersion",
+		Message: fmt.Sprintf("%s was changed by someone else: it is at version %d, not %d", what, current, expected)}
+}
+
 // checkVersion turns "no row updated" into the right error: the row is gone
 // (NOT_FOUND) or someone changed it first (CONFLICT).
 func checkVersion(ctx context.Context, q querier, tbl, what string, id int64, expected *int) error {
@@ -37,8 +45,7 @@ func checkVersion(ctx context.Context, q querier, tbl, what string, id int64, ex
 		return translate(err)
 	}
 	if expected != nil && *expected != current {
-		return &shipgraph.Error{Code: shipgraph.CodeConflict, Field: "expectedVersion",
-			Message: what + " was changed by someone else: it is at version " + itoa(current) + ", not " + itoa(*expected)}
+		return staleVersion(what, current, *expected)
 	}
 	// The row reappeared or changed between the two statements.
 	return shipgraph.Errorf(shipgraph.CodeConflict, "%s changed concurrently, try again", what)

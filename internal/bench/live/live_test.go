@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shipgraph/shipgraph/internal/bench"
 )
 
 func TestSummarize(t *testing.T) {
@@ -133,7 +135,7 @@ func TestProcReaders(t *testing.T) {
 	if busy, total := BoxCPU(); total <= 0 || busy > total {
 		t.Fatalf("BoxCPU = %v of %v", busy, total)
 	}
-	if !Alive(pid) {
+	if !bench.Alive(pid) {
 		t.Fatal("this process is not alive")
 	}
 }

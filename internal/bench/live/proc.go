@@ -252,19 +252,3 @@ func httpGet(ctx context.Context, u string) ([]byte, error) {
 	}
 	return b, err
 }
-
-// Alive reports whether process pid runs (a zombie counts as gone).
-func Alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] != 'Z'
-	}
-	return true
-}

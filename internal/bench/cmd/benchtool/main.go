@@ -25,9 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"regexp"
@@ -79,13 +77,11 @@ func fatalf(format string, a ...any) {
 }
 
 func freeport() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+	port, err := bench.FreePort()
+	if err == nil {
+		fmt.Println(port)
 	}
-	defer ln.Close()
-	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
-	return nil
+	return err
 }
 
 // cpus prints the CPUs the process may run on (its affinity, inherited by
@@ -126,18 +122,11 @@ func dburl(args []string) error {
 	if len(args) != 2 {
 		return errors.New("usage: benchtool dburl URL NAME")
 	}
-	u, err := url.Parse(args[0])
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return errors.New("dburl: not a postgres:// URL")
+	u, err := bench.DatabaseURL(args[0], args[1])
+	if err != nil {
+		return fmt.Errorf("dburl: %w", err)
 	}
-	u.Path = "/" + args[1]
-	u.RawPath = ""
-	q := u.Query()
-	if q.Has("dbname") {
-		q.Set("dbname", args[1])
-		u.RawQuery = q.Encode()
-	}
-	fmt.Println(u.String())
+	fmt.Println(u)
 	return nil
 }
 
@@ -159,32 +148,7 @@ func wait(ctx context.Context, args []string) error {
 			return fmt.Errorf("wait: bad pid %q", args[2])
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := &http.Client{Timeout: 3 * time.Second}
-	last := "no answer"
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1000))
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = fmt.Sprintf("status %d: %s", resp.StatusCode, bytes.TrimSpace(body))
-		} else {
-			last = err.Error()
-		}
-		if pid > 0 && !alive(pid) {
-			return fmt.Errorf("the server (pid %d) exited before %s was ready", pid, args[0])
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready after %s (%s)", args[0], timeout, last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return bench.WaitReady(ctx, args[0], timeout, pid)
 }
 
 // extraHeader is what every benchmark request carries besides the body.
@@ -194,23 +158,6 @@ func extraHeader() http.Header {
 		h.Set("Authorization", v)
 	}
 	return h
-}
-
-// alive reports whether process pid is running (a zombie, exited but not
-// yet waited for by its parent, counts as gone).
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true // no /proc: trust kill
-	}
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] != 'Z'
-	}
-	return true
 }
 
 // post sends the benchmark query once.
@@ -371,7 +318,7 @@ func load(ctx context.Context, args []string) error {
 		rec.CPU = cpu.use(res.Requests)
 	}
 	if *pid > 0 {
-		rec.Alive = alive(*pid)
+		rec.Alive = bench.Alive(*pid)
 		if rec.PeakRSSKB, err = vmHWM(*pid); err != nil {
 			fmt.Fprintf(os.Stderr, "benchtool: peak RSS: %v\n", err)
 		}

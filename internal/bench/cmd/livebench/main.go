@@ -21,10 +21,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -33,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/shipgraph/shipgraph/internal/bench"
 	"github.com/shipgraph/shipgraph/internal/bench/live"
 	"github.com/shipgraph/shipgraph/internal/bench/loadgen"
 )
@@ -77,29 +74,22 @@ func fatalf(format string, a ...any) {
 }
 
 func freeport() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+	port, err := bench.FreePort()
+	if err == nil {
+		fmt.Println(port)
 	}
-	defer ln.Close()
-	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
-	return nil
+	return err
 }
 
 func dburl(args []string) error {
 	if len(args) != 2 {
 		return errors.New("usage: livebench dburl URL NAME")
 	}
-	u, err := url.Parse(args[0])
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return errors.New("dburl: not a postgres:// URL")
+	u, err := bench.DatabaseURL(args[0], args[1])
+	if err != nil {
+		return fmt.Errorf("dburl: %w", err)
 	}
-	u.Path, u.RawPath = "/"+args[1], ""
-	if q := u.Query(); q.Has("dbname") {
-		q.Set("dbname", args[1])
-		u.RawQuery = q.Encode()
-	}
-	fmt.Println(u.String())
+	fmt.Println(u)
 	return nil
 }
 
@@ -115,32 +105,7 @@ func wait(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := &http.Client{Timeout: 3 * time.Second}
-	last := "no answer"
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
-		res, err := client.Do(req)
-		if err == nil {
-			b, _ := io.ReadAll(io.LimitReader(res.Body, 500))
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-			last = fmt.Sprintf("status %d: %s", res.StatusCode, strings.TrimSpace(string(b)))
-		} else {
-			last = err.Error()
-		}
-		if !live.Alive(pid) {
-			return fmt.Errorf("the server (pid %d) exited before %s was ready", pid, args[0])
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready after %s (%s)", args[0], timeout, last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return bench.WaitReady(ctx, args[0], timeout, pid)
 }
 
 // emit prints v as one JSON line, or the failure of kind.
