@@ -103,6 +103,11 @@ func New(t testing.TB) *Browser {
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start %s: %v", ExecPath(t), err)
 	}
+	// The window size is not the page's: headless Chromium keeps room for
+	// browser UI it does not draw. Screenshots are of the page, so set it.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(ViewportWidth, ViewportHeight)); err != nil {
+		t.Fatalf("set the viewport: %v", err)
+	}
 	b.Ctx = ctx
 	return b
 }
