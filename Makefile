@@ -27,6 +27,7 @@ run: build
 test:
 	export TEST_DATABASE_URL="$$(scripts/ensure-postgres.sh postgres)"; \
 	export TEST_REDIS_URL="$$(scripts/ensure-redis.sh)"; \
+	export SHIPGRAPH_CHROMIUM="$$(scripts/ensure-chromium.sh)"; \
 	go vet ./...; \
 	scripts/check-generate.sh; \
 	go test -race -count=1 ./...

@@ -132,7 +132,10 @@ func TestJWTAttacksOverHTTP(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
+			// Not parallel: the tokens' exp and nbf are relative to now,
+			// and a parallel subtest waits for a free slot (two on a
+			// 2-core box) behind the long end-to-end tests, which can
+			// outlast the 30 s leeway these cases sit within.
 			tok := token(t)
 			body := jsonBody(t, `mutation($n: String!) { createFeature(input: {name: $n, complexityPoints: 1}) { feature { id } } }`, map[string]any{"n": "attack " + tok})
 			req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))

@@ -160,7 +160,14 @@ func inheritedEnv() []string {
 // is killed when the test ends, and its log shown if the test failed.
 func startProcess(t *testing.T, bin, name string, env map[string]string) *serverProcess {
 	t.Helper()
-	cmd := exec.Command(bin, "serve")
+	return startProcessArgs(t, bin, name, []string{"serve"}, env)
+}
+
+// startProcessArgs is startProcess with other arguments than "serve", e.g.
+// "serve", "--dev".
+func startProcessArgs(t *testing.T, bin, name string, args []string, env map[string]string) *serverProcess {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(inheritedEnv(),
 		"SHIPGRAPH_ADDR=127.0.0.1:0",
 		"SHIPGRAPH_ENV_FILE=testdata/none.env",

@@ -48,6 +48,18 @@
   if (config.defaultQuery) {
     props.defaultQuery = config.defaultQuery;
   }
+  // A link can open an operation: /?query=…&variables=… (the parameters of
+  // GraphiQL's own CDN example), so docs, issues and tests can point at a
+  // ready-made query. It only fills the editors: nothing runs until the user
+  // presses run. GraphiQL shows it in the first tab of a fresh browser, and
+  // otherwise in a new tab (or the saved tab already holding it).
+  var params = new URLSearchParams(window.location.search);
+  if (params.has('query')) {
+    props.query = params.get('query');
+  }
+  if (params.has('variables')) {
+    props.variables = params.get('variables');
+  }
   if (config.defaultHeaders) {
     // A JSON string, as GraphiQL's headers editor expects. Open the headers
     // pane so pre-filled credentials are visible rather than implicit.
