@@ -15,6 +15,7 @@ import (
 
 	"github.com/shipgraph/shipgraph/internal/browser"
 	"github.com/shipgraph/shipgraph/internal/limits"
+	"github.com/shipgraph/shipgraph/internal/live"
 	"github.com/shipgraph/shipgraph/internal/pipeline"
 	"github.com/shipgraph/shipgraph/internal/ratelimit"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
@@ -63,6 +64,10 @@ type config struct {
 	// WebSocket connections (see routes.go's graphQLHandler).
 	WSInitTimeout time.Duration // SHIPGRAPH_WS_INIT_TIMEOUT: a socket without connection_init by then is closed (4408)
 	WSKeepAlive   time.Duration // SHIPGRAPH_WS_KEEPALIVE: ping (graphql-transport-ws) and "ka" (graphql-ws) interval
+
+	// LiveRefill is how often a watched deployment reads its event log in
+	// case the bus lost an event (SHIPGRAPH_LIVE_REFILL, jittered ±25%).
+	LiveRefill time.Duration
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/shipgraph?sslmode=disable"
@@ -181,6 +186,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	parse("SHIPGRAPH_REDIS_PREFIX", "shipgraph:", func(s string) error { c.RedisPrefix = s; return nil })
 	parse("SHIPGRAPH_WS_INIT_TIMEOUT", "10s", duration(&c.WSInitTimeout))
 	parse("SHIPGRAPH_WS_KEEPALIVE", "25s", duration(&c.WSKeepAlive))
+	parse("SHIPGRAPH_LIVE_REFILL", live.Refill.String(), duration(&c.LiveRefill))
+	if err == nil && c.LiveRefill <= 0 {
+		err = errors.New("SHIPGRAPH_LIVE_REFILL must be a positive duration")
+	}
 	if err == nil && (c.Limits.Timeout <= 0 || c.RateWindow <= 0) {
 		err = errors.New("SHIPGRAPH_REQUEST_TIMEOUT and SHIPGRAPH_RATE_WINDOW must be positive durations")
 	}

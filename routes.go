@@ -72,6 +72,9 @@ type serverDeps struct {
 	// must publish on it (live.Publisher). Nil: an in-process bus that
 	// nothing publishes on, for handlers that serve no subscriptions.
 	Bus live.Bus
+	// Hub serves deploymentProgress from Bus and Store; nil: one made
+	// here with the configured refill.
+	Hub *live.Hub
 }
 
 // NewServer returns the whole HTTP API. All routes are here.
@@ -111,8 +114,11 @@ func graphQLHandler(d serverDeps) http.Handler {
 	if d.Bus == nil {
 		d.Bus = &live.Memory{}
 	}
+	if d.Hub == nil {
+		d.Hub = &live.Hub{Bus: d.Bus, Log: d.Store, Refill: d.Config.LiveRefill}
+	}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{
-		Resolvers:  &resolvers.Resolver{Store: d.Store, Bus: d.Bus},
+		Resolvers:  &resolvers.Resolver{Store: d.Store, Bus: d.Bus, Hub: d.Hub},
 		Directives: graph.DirectiveRoot{HasRole: auth.HasRole},
 	}))
 	conns := &limits.Connections{Max: d.Config.Limits.MaxConnections}

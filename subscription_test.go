@@ -247,7 +247,7 @@ func TestDeploymentProgressCrossesInstancesThroughRedis(t *testing.T) {
 	if e := eventOf(t, c.expect("next")); e.Sequence != 2 || e.Status != "CANCELLED" {
 		t.Fatalf("live %+v", e)
 	}
-	// Faster than the 2 s refill from the log: it came through Redis.
+	// Faster than the refill from the log (live.Refill): it came through Redis.
 	if d := time.Since(start); d >= live.Refill {
 		t.Errorf("the event took %s: it was refilled, not relayed", d)
 	}

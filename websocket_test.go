@@ -339,27 +339,30 @@ func TestWebSocketKeepAlive(t *testing.T) {
 }
 
 // startHandlerServer serves NewServer over the package's database with an
-// in-process bus the test can inspect, as api_test's
+// in-process bus and a hub the test can inspect, as api_test's
 // TestInternalErrorsLeakNothing does. Deployments stay as the API leaves
 // them: nothing runs them.
-func startHandlerServer(t *testing.T, env map[string]string) (*testServer, *live.Memory) {
+func startHandlerServer(t *testing.T, env map[string]string) (*testServer, *live.Memory, *live.Hub) {
 	t.Helper()
 	cfg, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	bus := &live.Memory{}
+	store := &live.Publisher{Store: postgres.NewStore(testDB.DB), Bus: bus}
+	hub := &live.Hub{Bus: bus, Log: store, Refill: cfg.LiveRefill}
 	srv := httptest.NewServer(NewServer(serverDeps{
 		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Store:   &live.Publisher{Store: postgres.NewStore(testDB.DB), Bus: bus},
+		Store:   store,
 		Ready:   testDB.DB,
 		Config:  cfg,
 		Version: "test",
 		Auth:    testAuth,
 		Bus:     bus,
+		Hub:     hub,
 	}))
 	t.Cleanup(srv.Close)
-	return &testServer{URL: srv.URL}, bus
+	return &testServer{URL: srv.URL}, bus, hub
 }
 
 // Clients that vanish (TCP closed without a close frame) leave nothing
@@ -368,7 +371,7 @@ func startHandlerServer(t *testing.T, env map[string]string) (*testServer, *live
 // left. Not parallel: it counts the goroutines of the whole process.
 func TestDroppedSubscriptionsLeaveNothingBehind(t *testing.T) {
 	const conns, perConn = 50, 20
-	s, bus := startHandlerServer(t, map[string]string{
+	s, bus, hub := startHandlerServer(t, map[string]string{
 		"SHIPGRAPH_MAX_SUBSCRIPTIONS": strconv.Itoa(perConn),
 		"SHIPGRAPH_MAX_CONNECTIONS":   strconv.Itoa(conns),
 		"SHIPGRAPH_RATE_LIMIT":        "1000000",
@@ -438,8 +441,12 @@ func TestDroppedSubscriptionsLeaveNothingBehind(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if n := bus.Subscribers(); n != conns*perConn {
-		t.Fatalf("%d bus subscribers, want %d", n, conns*perConn)
+	if n := hub.Subscribers(); n != conns*perConn {
+		t.Fatalf("%d hub subscribers, want %d", n, conns*perConn)
+	}
+	// One bus subscription per deployment, shared by its subscribers.
+	if n := bus.Subscribers(); n != len(deployments) {
+		t.Fatalf("%d bus subscribers, want %d", n, len(deployments))
 	}
 	peak := runtime.NumGoroutine()
 
@@ -450,7 +457,7 @@ func TestDroppedSubscriptionsLeaveNothingBehind(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		goroutines, heap := settle()
-		subs := bus.Subscribers()
+		subs := bus.Subscribers() + hub.Subscribers()
 		if subs == 0 && goroutines <= baseGoroutines+5 {
 			t.Logf("goroutines: %d at baseline, %d with %d subscriptions, %d after; heap %d KB, then %d KB",
 				baseGoroutines, peak, conns*perConn, goroutines, baseHeap>>10, heap>>10)
@@ -463,7 +470,7 @@ func TestDroppedSubscriptionsLeaveNothingBehind(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<20)
-			t.Fatalf("%d bus subscribers and %d goroutines left (baseline %d):\n%s",
+			t.Fatalf("%d bus and hub subscribers and %d goroutines left (baseline %d):\n%s",
 				subs, goroutines, baseGoroutines, buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(100 * time.Millisecond)

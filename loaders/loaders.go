@@ -14,6 +14,7 @@ package loaders
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -114,14 +115,24 @@ func With(ctx context.Context, l *Loaders) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
 }
 
+// withLazy returns ctx carrying loaders made the first time a resolver
+// asks for them. A subscription waits for its next event inside
+// InterceptResponse: eager loaders (five dataloaders, about 3 KB) would be
+// held by every idle subscription, and most events need none.
+func withLazy(ctx context.Context, store shipgraph.Store, o Options) context.Context {
+	return context.WithValue(ctx, ctxKey{}, sync.OnceValue(func() *Loaders { return New(store, o) }))
+}
+
 // from returns the loaders of the current response.
 func from(ctx context.Context) *Loaders {
-	l, ok := ctx.Value(ctxKey{}).(*Loaders)
-	if !ok {
-		// A resolver ran outside Extension: a wiring bug, not user input.
-		panic("loaders: no loaders in context; add loaders.Extension to the GraphQL handler")
+	switch l := ctx.Value(ctxKey{}).(type) {
+	case *Loaders:
+		return l
+	case func() *Loaders:
+		return l()
 	}
-	return l
+	// A resolver ran outside Extension: a wiring bug, not user input.
+	panic("loaders: no loaders in context; add loaders.Extension to the GraphQL handler")
 }
 
 // Extension is a gqlgen handler extension that gives every response its own
@@ -147,7 +158,7 @@ func (Extension) Validate(graphql.ExecutableSchema) error { return nil }
 
 // InterceptResponse implements graphql.ResponseInterceptor.
 func (e Extension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	return next(With(ctx, New(e.Store, e.Options)))
+	return next(withLazy(ctx, e.Store, e.Options))
 }
 
 // InterceptRootField implements graphql.RootFieldInterceptor. The fields of

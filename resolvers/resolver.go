@@ -16,6 +16,8 @@ type Resolver struct {
 	Store shipgraph.Store
 	// Bus delivers committed deployment changes to subscriptions.
 	Bus live.Bus
+	// Hub streams deployment progress from Bus and Store.
+	Hub *live.Hub
 }
 
 // pageArgs validates Relay pagination arguments against the order they

@@ -22,7 +22,7 @@ func (r *subscriptionResolver) DeploymentProgress(ctx context.Context, deploymen
 	if afterSequence != nil && *afterSequence < 0 {
 		return nil, shipgraph.InvalidField("afterSequence", "afterSequence must not be negative")
 	}
-	return live.Progress(ctx, r.Bus, r.Store, id, deref(afterSequence))
+	return r.Hub.Progress(ctx, id, deref(afterSequence))
 }
 
 func (r *subscriptionResolver) DeploymentUpdated(ctx context.Context, filter *model.DeploymentFilter) (<-chan *shipgraph.Deployment, error) {

@@ -1,8 +1,9 @@
 // Package live delivers deployment events as they happen: a Bus fans
 // committed events out to subscribers (in process, or across instances
-// through Redis), and Progress turns the bus and the event log into the
-// stream a subscription sees: replay after a sequence, then live events, in
-// order, with no gap and no duplicate, ending after the terminal event.
+// through Redis), and a Hub turns the bus and the event log into the
+// streams subscriptions see: replay after a sequence, then live events, in
+// order, with no gap and no duplicate, ending after the terminal event,
+// from one shared source per deployment.
 //
 // PostgreSQL is the source of truth. A message the bus loses (a slow
 // subscriber, a Redis restart) is refilled from the log by sequence, so

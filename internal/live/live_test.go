@@ -163,6 +163,15 @@ func (l *fakeLog) ListEvents(_ context.Context, qs []shipgraph.EventQuery) ([]sh
 			}
 			out[i].Items = append(out[i].Items, e)
 		}
+		if q.Page.Backward() { // the newest ones: only last without before is used
+			out[i] = shipgraph.Page[*shipgraph.DeploymentEvent]{}
+			for _, e := range l.events {
+				if e.DeploymentID == q.DeploymentID {
+					out[i].Items = append(out[i].Items, e)
+				}
+			}
+			out[i].Items = out[i].Items[max(0, len(out[i].Items)-q.Page.Limit()):]
+		}
 	}
 	return out, nil
 }
@@ -211,11 +220,15 @@ func receive(t *testing.T, events <-chan *shipgraph.DeploymentEvent, from, last 
 	}
 }
 
+// testRefill is the hubs' safety tick in these tests.
+const testRefill = time.Second
+
 func newProgress(t *testing.T, bus live.Bus, replayed int) (*fakeLog, <-chan *shipgraph.DeploymentEvent) {
 	t.Helper()
 	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentInProgress}}
 	log.commit(replayed, shipgraph.DeploymentInProgress)
-	events, err := live.Progress(t.Context(), bus, log, 7, 0)
+	hub := &live.Hub{Bus: bus, Log: log, Refill: testRefill}
+	events, err := hub.Progress(t.Context(), 7, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,12 +267,12 @@ func TestProgressRefillsAGap(t *testing.T) {
 	added := log.commit(5, shipgraph.DeploymentInProgress)
 	start := time.Now()
 	bus.Publish(context.Background(), live.Update{Event: added[1]}) // 5; 4 was lost
-	receive(t, events, 4, 5, live.Refill/2)
+	receive(t, events, 4, 5, testRefill/2)
 	t.Logf("the gap was refilled in %s", time.Since(start))
 	// Live again: the next one comes from the bus.
 	added = log.commit(6, shipgraph.DeploymentFailed)
 	bus.Publish(context.Background(), live.Update{Event: added[0]})
-	receive(t, events, 6, 6, live.Refill/2)
+	receive(t, events, 6, 6, testRefill/2)
 	if _, ok := <-events; ok {
 		t.Fatal("the stream goes on after the terminal event")
 	}
@@ -267,13 +280,13 @@ func TestProgressRefillsAGap(t *testing.T) {
 }
 
 // Even the last event, lost with nothing after it to reveal the gap, comes:
-// the stream reads the log when it has been quiet for live.Refill.
+// the deployment's source reads the log on its safety tick.
 func TestProgressRefillsALostLastEvent(t *testing.T) {
 	t.Parallel()
 	bus := &live.Memory{}
 	log, events := newProgress(t, bus, 2)
 	log.commit(3, shipgraph.DeploymentCancelled) // never published
-	receive(t, events, 3, 3, live.Refill+3*time.Second)
+	receive(t, events, 3, 3, testRefill*5/4+3*time.Second)
 	if _, ok := <-events; ok {
 		t.Fatal("the stream goes on after the terminal event")
 	}
@@ -287,7 +300,7 @@ func TestProgressStopsWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentQueued}}
 	log.commit(1, shipgraph.DeploymentQueued)
-	events, err := live.Progress(ctx, bus, log, 7, 0)
+	events, err := (&live.Hub{Bus: bus, Log: log}).Progress(ctx, 7, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
