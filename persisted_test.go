@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -387,5 +388,51 @@ func TestAnInvalidManifestRefusesStartup(t *testing.T) {
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "shipgraph: "+want) {
 		t.Fatalf("exit %v, output:\n%s", err, out)
+	}
+}
+
+// With Redis down, a lookup is a miss and registering falls back to this
+// instance: clients send their text again, and no request fails.
+func TestPersistedQueriesSurviveRedisDown(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := startServer(t, map[string]string{"REDIS_URL": "redis://" + addr + "/0"})
+	query := `{ features(first: 1, filter: {search: "` + token(t) + `"}) { totalCount } }`
+	hash := persisted.Hash(query)
+	wantRefused(t, s, s.postJSON(t, map[string]any{"extensions": pqExtension(hash)}), "PERSISTED_QUERY_NOT_FOUND")
+	wantFeatureCount(t, s.postJSON(t, map[string]any{"query": query, "extensions": pqExtension(hash)}))
+	wantFeatureCount(t, s.postJSON(t, map[string]any{"extensions": pqExtension(hash)}))
+	for _, line := range []string{"persisted query lookup failed", "persisted query not shared"} {
+		if !strings.Contains(s.logs.String(), line) {
+			t.Fatalf("no %q in the log:\n%s", line, s.logs)
+		}
+	}
+}
+
+func TestPersistedQuerySettingsAreValidated(t *testing.T) {
+	t.Parallel()
+	for name, value := range map[string]string{
+		"SHIPGRAPH_APQ_TTL":             "-1h",
+		"SHIPGRAPH_APQ_CACHE_SIZE":      "0",
+		"SHIPGRAPH_APQ_MAX_QUERY_BYTES": "lots",
+	} {
+		_, err := loadConfig(func(k string) string {
+			if k == name {
+				return value
+			}
+			return ""
+		})
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: err %v", name, value, err)
+		}
+	}
+	cfg, err := loadConfig(func(string) string { return "" })
+	if err != nil || cfg.APQTTL != 24*time.Hour || cfg.APQCacheSize != persisted.DefaultCacheSize || cfg.APQMaxQueryBytes != persisted.DefaultMaxQueryBytes || cfg.TrustedDocuments != "" {
+		t.Fatalf("defaults: %+v, %v", cfg, err)
 	}
 }

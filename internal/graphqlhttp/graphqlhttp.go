@@ -4,7 +4,9 @@
 // application/json and 400 without a data key for
 // application/graphql-response+json; GET never runs a mutation (405);
 // bodies over the limit are refused with 413; malformed requests get a
-// clear message that does not echo the body back.
+// clear message that does not echo the body back. A request may name a
+// persisted document by documentId (the spec's persisted documents
+// appendix) instead of sending a query; internal/persisted resolves it.
 package graphqlhttp
 
 import (
