@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
+	"github.com/shipgraph/shipgraph/internal/auth"
 	"github.com/shipgraph/shipgraph/internal/persisted"
 )
 
@@ -32,6 +34,14 @@ func persistedQueries(d serverDeps) *persisted.Extension {
 		CacheSize:     d.Config.APQCacheSize,
 		MaxQueryBytes: d.Config.APQMaxQueryBytes,
 		Logger:        d.Logger,
+		// Only callers with a token register: an anonymous client could
+		// otherwise fill Redis with valid queries (each passes validation
+		// before any field asks for a token), bounded only by its rate
+		// limit. Anonymous clients still run registered hashes and text.
+		MayRegister: func(ctx context.Context) bool {
+			_, ok := auth.PrincipalFrom(ctx)
+			return ok
+		},
 	}
 	if d.Redis != nil {
 		cfg.Store = d.Redis.PersistedQueries(d.Config.APQTTL)

@@ -156,6 +156,21 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		wantRefused(t, s, s.postJSON(t, map[string]any{"extensions": pqExtension(h)}), "PERSISTED_QUERY_NOT_FOUND")
 	})
 
+	t.Run("anonymous callers run registered queries but register none", func(t *testing.T) {
+		anon := func(body map[string]any) *gqlResponse {
+			b, _ := json.Marshal(body)
+			req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(string(b)))
+			req.Header.Set("Content-Type", "application/json")
+			return doAnonymous(t, req)
+		}
+		q := `query Anonymous { __typename }` + " # " + token(t)
+		h := persisted.Hash(q)
+		wantOK(t, anon(map[string]any{"query": q, "extensions": pqExtension(h)}))
+		wantRefused(t, s, s.postJSON(t, map[string]any{"extensions": pqExtension(h)}), "PERSISTED_QUERY_NOT_FOUND")
+		wantOK(t, s.postJSON(t, map[string]any{"query": q, "extensions": pqExtension(h)}))
+		wantOK(t, anon(map[string]any{"extensions": pqExtension(h)}))
+	})
+
 	t.Run("a query over the size bound is not registered", func(t *testing.T) {
 		big := `query Big { features(first: 1, filter: {search: "` + strings.Repeat("x", 200) + `"}) { totalCount } }`
 		h := persisted.Hash(big)
@@ -379,9 +394,10 @@ func TestAnInvalidManifestRefusesStartup(t *testing.T) {
 	}
 
 	// The binary, as an operator starts it: exit status 1 and the reason.
+	bin := serverBinary(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, serverBinary(t), "serve")
+	cmd := exec.CommandContext(ctx, bin, "serve")
 	cmd.Env = append(inheritedEnv(), "SHIPGRAPH_ADDR=127.0.0.1:0", "SHIPGRAPH_ENV_FILE=testdata/none.env",
 		"JWT_SECRET_KEY="+testJWTSecret, "DATABASE_URL="+testDB.URL, "SHIPGRAPH_TRUSTED_DOCUMENTS="+bad)
 	out, err := cmd.CombinedOutput()

@@ -69,6 +69,9 @@ type Config struct {
 	// MaxQueryBytes bounds a query that may be registered; 0 means
 	// DefaultMaxQueryBytes.
 	MaxQueryBytes int
+	// MayRegister says whether the caller of ctx may register queries;
+	// nil lets everyone. Others still run queries by hash and as text.
+	MayRegister func(ctx context.Context) bool
 	// Logger reports Store failures; nil discards them.
 	Logger *slog.Logger
 }
@@ -159,6 +162,9 @@ func (e *Extension) MutateOperationParameters(ctx context.Context, raw *graphql.
 	if len(raw.Query) > e.cfg.MaxQueryBytes {
 		return presented(shipgraph.Errorf(shipgraph.CodeBadUserInput,
 			"the query is %d bytes, more than the %d a persisted query may have; send it without extensions.persistedQuery", len(raw.Query), e.cfg.MaxQueryBytes))
+	}
+	if e.cfg.MayRegister != nil && !e.cfg.MayRegister(ctx) {
+		return nil // it runs as sent, and is not kept
 	}
 	if _, known := e.local.Get(ctx, hash); !known {
 		graphql.GetOperationContext(ctx).Stats.SetExtension(statsKey, &registration{hash: hash})
