@@ -16,6 +16,7 @@ import (
 	"github.com/shipgraph/shipgraph/internal/browser"
 	"github.com/shipgraph/shipgraph/internal/limits"
 	"github.com/shipgraph/shipgraph/internal/live"
+	"github.com/shipgraph/shipgraph/internal/persisted"
 	"github.com/shipgraph/shipgraph/internal/pipeline"
 	"github.com/shipgraph/shipgraph/internal/ratelimit"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
@@ -40,6 +41,14 @@ type config struct {
 	CORSOrigins      []string // SHIPGRAPH_CORS_ORIGINS: cross-origin allow-list, none by default
 	Introspection    bool     // SHIPGRAPH_INTROSPECTION: __schema and __type queries answered
 	FieldSuggestions bool     // SHIPGRAPH_FIELD_SUGGESTIONS: "Did you mean …?" in validation errors
+
+	// Persisted queries (see internal/persisted): Automatic Persisted
+	// Queries, kept in Redis when REDIS_URL is set, or trusted documents
+	// only, when a manifest is given.
+	TrustedDocuments string        // SHIPGRAPH_TRUSTED_DOCUMENTS: manifest path; only its operations run
+	APQTTL           time.Duration // SHIPGRAPH_APQ_TTL: how long Redis keeps a registered query (0: no expiry)
+	APQCacheSize     int           // SHIPGRAPH_APQ_CACHE_SIZE: registered queries kept in this process
+	APQMaxQueryBytes int           // SHIPGRAPH_APQ_MAX_QUERY_BYTES: largest query that may be registered
 
 	// Tokens (see internal/auth). The secret is checked where it is used
 	// (serve, token), so migrate and seed run without one.
@@ -154,6 +163,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	parse("SHIPGRAPH_CORS_ORIGINS", "", func(s string) (e error) { c.CORSOrigins, e = browser.ParseOrigins(s); return e })
 	parse("SHIPGRAPH_INTROSPECTION", "true", func(s string) (e error) { c.Introspection, e = strconv.ParseBool(s); return e })
 	parse("SHIPGRAPH_FIELD_SUGGESTIONS", "true", func(s string) (e error) { c.FieldSuggestions, e = strconv.ParseBool(s); return e })
+	c.TrustedDocuments = getenv("SHIPGRAPH_TRUSTED_DOCUMENTS")
+	parse("SHIPGRAPH_APQ_TTL", "24h", func(s string) (e error) {
+		if c.APQTTL, e = time.ParseDuration(s); e == nil && c.APQTTL < 0 {
+			e = errors.New("must not be negative")
+		}
+		return e
+	})
 	// A limit of 0 or less would silently mean "the default" below; refuse it.
 	positive := func(dst *int) func(string) error {
 		return func(s string) error {
@@ -165,6 +181,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return e
 		}
 	}
+	parse("SHIPGRAPH_APQ_CACHE_SIZE", strconv.Itoa(persisted.DefaultCacheSize), positive(&c.APQCacheSize))
+	parse("SHIPGRAPH_APQ_MAX_QUERY_BYTES", strconv.Itoa(persisted.DefaultMaxQueryBytes), positive(&c.APQMaxQueryBytes))
 	parse("SHIPGRAPH_MAX_DEPTH", strconv.Itoa(limits.DefaultMaxDepth), positive(&c.Limits.MaxDepth))
 	parse("SHIPGRAPH_MAX_NODES", strconv.Itoa(limits.DefaultMaxNodes), positive(&c.Limits.MaxNodes))
 	parse("SHIPGRAPH_MAX_ALIASES", strconv.Itoa(limits.DefaultMaxAliases), positive(&c.Limits.MaxAliases))

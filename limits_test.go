@@ -66,7 +66,7 @@ func TestDepthLimit(t *testing.T) {
 // graphiqlIntrospectionQuery is the query GraphiQL sends for the schema:
 // graphql-js's getIntrospectionQuery, with as many ofType levels as the
 // embedded GraphiQL bundle asks for.
-func graphiqlIntrospectionQuery(t *testing.T) string {
+func graphiqlIntrospectionQuery(t testing.TB) string {
 	t.Helper()
 	bundle, err := os.ReadFile("internal/graphiql/assets/graphiql.min.js")
 	if err != nil {

@@ -31,6 +31,7 @@ import (
 	"github.com/shipgraph/shipgraph/internal/introspection"
 	"github.com/shipgraph/shipgraph/internal/limits"
 	"github.com/shipgraph/shipgraph/internal/live"
+	"github.com/shipgraph/shipgraph/internal/persisted"
 	"github.com/shipgraph/shipgraph/internal/postgres"
 	"github.com/shipgraph/shipgraph/internal/ratelimit"
 	"github.com/shipgraph/shipgraph/internal/redis"
@@ -68,6 +69,9 @@ type serverDeps struct {
 	// Redis, when configured, keeps the rate limit counts that instances
 	// share; nil counts in this process.
 	Redis *redis.Client
+	// TrustedDocuments, when set, is trusted documents mode: only the
+	// manifest's operations run, and GraphiQL is off.
+	TrustedDocuments *persisted.Manifest
 	// Bus delivers committed deployment changes to subscriptions; Store
 	// must publish on it (live.Publisher). Nil: an in-process bus that
 	// nothing publishes on, for handlers that serve no subscriptions.
@@ -83,6 +87,9 @@ func NewServer(d serverDeps) http.Handler {
 	authenticate := func(h http.Handler) http.Handler { return auth.Middleware(d.Auth, logRejectedToken(d.Logger), h) }
 	mux.Handle("/graphql", authenticate(graphQLHandler(d)))
 	explorer := graphiql.Handler(graphiql.Config{Endpoint: "/graphql", Title: "Shipgraph", DefaultQuery: defaultQuery, Headers: d.GraphiQLHeaders})
+	if d.TrustedDocuments != nil {
+		explorer = graphiQLOff
+	}
 	mux.Handle("GET /{$}", explorer)
 	mux.Handle("GET /graphiql/", explorer)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -165,6 +172,9 @@ func graphQLHandler(d serverDeps) http.Handler {
 	limits.Install(srv, d.Config.Limits, d.Logger)
 	srv.Use(limits.Subscriptions{Max: d.Config.Limits.MaxSubscriptions})
 	srv.Use(ratelimit.Extension{Limiter: newRateLimiter(d), Caller: rateLimitCaller, Nodes: limits.NodesOf})
+	// Last: it registers an APQ query only once the operation has passed
+	// every check above.
+	srv.Use(persistedQueries(d))
 	srv.SetErrorPresenter(presentError(d.Logger, d.Config.Limits.Timeout))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		return shipgraph.Internal(fmt.Errorf("panic: %v\n%s", p, debug.Stack()))

@@ -207,6 +207,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	trusted, err := loadTrustedDocuments(cfg, log)
+	if err != nil {
+		return err
+	}
 	if getenv("GOGC") == "" {
 		// A large nested read allocates megabytes of garbage that dies with
 		// the request; collecting less often buys throughput for memory.
@@ -282,6 +286,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Dev:             *dev,
 		GraphiQLHeaders: graphiqlHeaders,
 		Redis:           rdb,
+
+		TrustedDocuments: trusted,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -4,7 +4,9 @@
 // application/json and 400 without a data key for
 // application/graphql-response+json; GET never runs a mutation (405);
 // bodies over the limit are refused with 413; malformed requests get a
-// clear message that does not echo the body back.
+// clear message that does not echo the body back. A request may name a
+// persisted document by documentId (the spec's persisted documents
+// appendix) instead of sending a query; internal/persisted resolves it.
 package graphqlhttp
 
 import (
@@ -21,6 +23,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/shipgraph/shipgraph/internal/persisted"
 )
 
 // Media types of responses.
@@ -67,7 +71,7 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	w.Header().Set("Content-Type", ctype+"; charset=utf-8")
 	w.Header().Add("Vary", "Accept")
 
-	params, status, msg := t.readParams(w, r)
+	params, documentID, status, msg := t.readParams(w, r)
 	if msg != "" {
 		requestError(w, status, msg)
 		return
@@ -77,6 +81,9 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	params.ReadTime = graphql.TraceTiming{Start: start, End: start}
 
 	ctx := r.Context()
+	if documentID != "" {
+		ctx = persisted.WithDocumentID(ctx, documentID)
+	}
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		// A request that never executed: parse or validation errors.
@@ -134,13 +141,16 @@ func writeResponse(w http.ResponseWriter, resp *graphql.Response) {
 	w.Write(buf)
 }
 
-// readParams decodes the request. On failure it returns the status and a
-// message for the client.
-func (t Transport) readParams(w http.ResponseWriter, r *http.Request) (*graphql.RawParams, int, string) {
+// readParams decodes the request, and the documentId of the
+// GraphQL-over-HTTP persisted documents proposal, which gqlgen's parameters
+// have no field for. On failure it returns the status and a message for
+// the client.
+func (t Transport) readParams(w http.ResponseWriter, r *http.Request) (*graphql.RawParams, string, int, string) {
 	params := &graphql.RawParams{}
 	if r.Method == http.MethodGet {
 		q := r.URL.Query()
 		params.Query = q.Get("query")
+		documentID := q.Get("documentId")
 		params.OperationName = q.Get("operationName")
 		for _, f := range []struct {
 			name string
@@ -148,21 +158,21 @@ func (t Transport) readParams(w http.ResponseWriter, r *http.Request) (*graphql.
 		}{{"variables", &params.Variables}, {"extensions", &params.Extensions}} {
 			if v := q.Get(f.name); v != "" {
 				if err := decode(strings.NewReader(v), f.dst); err != nil {
-					return nil, http.StatusBadRequest, "the " + f.name + " parameter is not a JSON object"
+					return nil, "", http.StatusBadRequest, "the " + f.name + " parameter is not a JSON object"
 				}
 			}
 		}
-		if params.Query == "" && params.Extensions == nil {
-			return nil, http.StatusBadRequest, "missing query parameter"
+		if params.Query == "" && params.Extensions == nil && documentID == "" {
+			return nil, "", http.StatusBadRequest, "missing query parameter"
 		}
-		return params, 0, ""
+		return params, documentID, 0, ""
 	}
 
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mediaType != ContentTypeJSON {
 		// Only JSON: form and text/plain bodies are what a cross-site form
 		// can send without a CORS preflight.
-		return nil, http.StatusUnsupportedMediaType, "send the request as application/json"
+		return nil, "", http.StatusUnsupportedMediaType, "send the request as application/json"
 	}
 	limit := t.MaxBodyBytes
 	if limit <= 0 {
@@ -172,17 +182,22 @@ func (t Transport) readParams(w http.ResponseWriter, r *http.Request) (*graphql.
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return nil, http.StatusRequestEntityTooLarge, "request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes"
+		return nil, "", http.StatusRequestEntityTooLarge, "request body is larger than the limit of " + strconv.FormatInt(limit, 10) + " bytes"
 	case err != nil:
-		return nil, http.StatusBadRequest, "could not read the request body"
+		return nil, "", http.StatusBadRequest, "could not read the request body"
 	}
-	if err := decode(bytes.NewReader(body), params); err != nil {
-		return nil, http.StatusBadRequest, "the request body is not a valid GraphQL JSON request"
+	var req struct {
+		*graphql.RawParams
+		DocumentID string `json:"documentId"`
 	}
-	if params.Query == "" && params.Extensions == nil {
-		return nil, http.StatusBadRequest, "missing query"
+	req.RawParams = params
+	if err := decode(bytes.NewReader(body), &req); err != nil {
+		return nil, "", http.StatusBadRequest, "the request body is not a valid GraphQL JSON request"
 	}
-	return params, 0, ""
+	if params.Query == "" && params.Extensions == nil && req.DocumentID == "" {
+		return nil, "", http.StatusBadRequest, "missing query"
+	}
+	return params, req.DocumentID, 0, ""
 }
 
 // decode reads one JSON value, keeping numbers exact for variables.

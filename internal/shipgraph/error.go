@@ -19,6 +19,14 @@ const (
 	CodeRateLimited     Code = "RATE_LIMITED"
 	CodeTimeout         Code = "TIMEOUT" // ran past the request timeout and was cancelled
 	CodeInternal        Code = "INTERNAL_SERVER_ERROR"
+
+	// CodePersistedQueryNotFound: the server does not know the hash of a
+	// persisted query; an Automatic Persisted Queries client resends it
+	// with its text. The spelling is Apollo's, which clients look for.
+	CodePersistedQueryNotFound Code = "PERSISTED_QUERY_NOT_FOUND"
+	// CodePersistedQueryNotAllowed: in trusted documents mode, the
+	// operation is not in the manifest, so it does not run.
+	CodePersistedQueryNotAllowed Code = "PERSISTED_QUERY_NOT_ALLOWED"
 )
 
 // Error is the one error type of Shipgraph. Its Message is safe to show to

@@ -112,6 +112,9 @@ func TestCodesAreAPIContract(t *testing.T) {
 		shipgraph.CodeConflict:        "CONFLICT",
 		shipgraph.CodeRateLimited:     "RATE_LIMITED",
 		shipgraph.CodeInternal:        "INTERNAL_SERVER_ERROR",
+
+		shipgraph.CodePersistedQueryNotFound:   "PERSISTED_QUERY_NOT_FOUND",
+		shipgraph.CodePersistedQueryNotAllowed: "PERSISTED_QUERY_NOT_ALLOWED",
 	} {
 		if string(code) != want {
 			t.Errorf("code %q, want %q", code, want)
