@@ -159,9 +159,6 @@ func (w *watched) errors(errs gqlerror.List) {
 // finish reports the operation, once.
 func (w *watched) finish() {
 	w.once.Do(func() {
-		if w.subscription {
-			w.o.Metrics.SubscriptionEnded()
-		}
 		d := time.Since(w.start)
 		statements := postgres.StatementCount(w.ctx)
 		w.o.Metrics.ObserveOperation(metrics.Operation{
@@ -174,6 +171,11 @@ func (w *watched) finish() {
 				slog.Int64("sql_statements", statements),
 			}, w.rec.Attrs()...)
 			w.o.Log.LogAttrs(w.ctx, slog.LevelInfo, "operation", attrs...)
+		}
+		// Last, so that a subscription is counted out only once it is
+		// reported.
+		if w.subscription {
+			w.o.Metrics.SubscriptionEnded()
 		}
 	})
 }
