@@ -203,6 +203,16 @@ func TestRequestLogLines(t *testing.T) {
 			t.Errorf("the line carries what the user sent or an error message: %s", line)
 		}
 
+		id = "log-bad-token-" + token(t)
+		if r := s.postWithID(t, "not-a-token", id, `{ features { totalCount } }`, nil); r.Status != http.StatusUnauthorized {
+			t.Fatalf("a bad token: %d", r.Status)
+		}
+		l = s.logLine(t, "request", id)
+		l.want(t, map[string]any{"status": float64(401), "user": nil, "operation": nil})
+		if codes := l.codes(t); !slices.Equal(codes, []string{"UNAUTHENTICATED"}) {
+			t.Errorf("error_codes %v", codes)
+		}
+
 		id = "log-invalid-" + token(t)
 		s.postWithID(t, "", id, `query Broken { noSuchField }`, nil)
 		l = s.logLine(t, "request", id)

@@ -399,6 +399,8 @@ func withRequestID(next http.Handler, log *slog.Logger, m *metrics.Metrics) http
 func logRejectedToken(log *slog.Logger) func(*http.Request, error) {
 	return func(r *http.Request, err error) {
 		log.InfoContext(r.Context(), "token rejected", "request_id", requestID(r.Context()), "reason", err.Error())
+		// The 401's body is an UNAUTHENTICATED error: the request line says so.
+		requestlog.From(r.Context()).AddErrors(string(shipgraph.CodeUnauthenticated))
 	}
 }
 
