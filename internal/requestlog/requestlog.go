@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"time"
 )
 
 // Record is what is known about one request (or one operation of a
@@ -26,8 +25,6 @@ type Record struct {
 	// RequestID ties the line to the client's X-Request-ID and to the
 	// other lines logged for the request.
 	RequestID string
-	// Start is when the request (or the operation) began.
-	Start time.Time
 	// Multiplexed says the request carries many operations (a WebSocket
 	// connection): each gets a record of its own, and this one only
 	// tells about the connection.
@@ -47,7 +44,7 @@ type recordKey struct{}
 
 // New returns ctx carrying a fresh record for the request id.
 func New(ctx context.Context, requestID string) (context.Context, *Record) {
-	r := &Record{RequestID: requestID, Start: time.Now()}
+	r := &Record{RequestID: requestID}
 	return context.WithValue(ctx, recordKey{}, r), r
 }
 
