@@ -36,6 +36,7 @@ type config struct {
 	LoaderWait      time.Duration // SHIPGRAPH_LOADER_WAIT: batch window of the dataloaders
 	MaxBodyBytes    int64         // SHIPGRAPH_MAX_BODY_BYTES
 	PprofAddr       string        // SHIPGRAPH_PPROF_ADDR: profiler listener, off when empty
+	MetricsAddr     string        // SHIPGRAPH_METRICS_ADDR: /metrics on a listener of its own; on the API's when empty
 
 	// Browser and schema exposure (see internal/browser, internal/introspection).
 	CORSOrigins      []string // SHIPGRAPH_CORS_ORIGINS: cross-origin allow-list, none by default
@@ -111,6 +112,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Addr:        getenv("SHIPGRAPH_ADDR"),
 		LogFormat:   strings.ToLower(getenv("SHIPGRAPH_LOG_FORMAT")),
 		PprofAddr:   getenv("SHIPGRAPH_PPROF_ADDR"),
+		MetricsAddr: getenv("SHIPGRAPH_METRICS_ADDR"),
 		JWTSecret:   getenv("JWT_SECRET_KEY"),
 		JWTIssuer:   getenv("JWT_ISSUER"),
 		JWTAudience: getenv("JWT_AUDIENCE"),

@@ -31,10 +31,12 @@ import (
 	"github.com/shipgraph/shipgraph/internal/introspection"
 	"github.com/shipgraph/shipgraph/internal/limits"
 	"github.com/shipgraph/shipgraph/internal/live"
+	"github.com/shipgraph/shipgraph/internal/metrics"
 	"github.com/shipgraph/shipgraph/internal/persisted"
 	"github.com/shipgraph/shipgraph/internal/postgres"
 	"github.com/shipgraph/shipgraph/internal/ratelimit"
 	"github.com/shipgraph/shipgraph/internal/redis"
+	"github.com/shipgraph/shipgraph/internal/requestlog"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 	"github.com/shipgraph/shipgraph/internal/wsprotocol"
 	"github.com/shipgraph/shipgraph/loaders"
@@ -79,10 +81,16 @@ type serverDeps struct {
 	// Hub serves deploymentProgress from Bus and Store; nil: one made
 	// here with the configured refill.
 	Hub *live.Hub
+	// Metrics records what /metrics serves; nil: fresh metrics that only
+	// this handler records.
+	Metrics *metrics.Metrics
 }
 
 // NewServer returns the whole HTTP API. All routes are here.
 func NewServer(d serverDeps) http.Handler {
+	if d.Metrics == nil {
+		d.Metrics = metrics.New(d.Version)
+	}
 	mux := http.NewServeMux()
 	authenticate := func(h http.Handler) http.Handler { return auth.Middleware(d.Auth, logRejectedToken(d.Logger), h) }
 	mux.Handle("/graphql", authenticate(graphQLHandler(d)))
@@ -109,10 +117,14 @@ func NewServer(d serverDeps) http.Handler {
 		// With introspection off the schema is private: the SDL too.
 		mux.Handle("GET /schema.graphql", sdl)
 	}
+	if d.Config.MetricsAddr == "" {
+		// Unless SHIPGRAPH_METRICS_ADDR moves them to a listener of their own.
+		mux.Handle("GET /metrics", d.Metrics.Handler())
+	}
 	// The browser policy sits in front of every route: CORS for allowed
 	// origins, and no POST or WebSocket from a foreign page.
 	policy := browser.NewPolicy(d.Config.CORSOrigins...)
-	return withRequestID(withRecover(policy.Handler(mux), d.Logger), d.Logger)
+	return withRequestID(withRecover(policy.Handler(recordRoute(mux)), d.Logger), d.Logger, d.Metrics)
 }
 
 // graphQLHandler is the GraphQL endpoint: transports, caches, error
@@ -129,6 +141,7 @@ func graphQLHandler(d serverDeps) http.Handler {
 		Directives: graph.DirectiveRoot{HasRole: auth.HasRole},
 	}))
 	conns := &limits.Connections{Max: d.Config.Limits.MaxConnections}
+	wsInit, wsClose := countWebSockets(d.Metrics, websocketInit(d.Auth, conns), releaseConnection)
 	// Transports match in the order they are added: the event stream and
 	// the WebSocket upgrade before plain POST and GET.
 	srv.AddTransport(transport.SSE{})
@@ -139,8 +152,8 @@ func graphQLHandler(d serverDeps) http.Handler {
 		Implementation: wsprotocol.Implementation{WebsocketImplementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
 			OriginPatterns: browser.NewPolicy(d.Config.CORSOrigins...).OriginPatterns(),
 		}}},
-		InitFunc:  websocketInit(d.Auth, conns),
-		CloseFunc: releaseConnection,
+		InitFunc:  wsInit,
+		CloseFunc: wsClose,
 		// Without connection_init by then: 4408 (through wsprotocol).
 		InitTimeout: d.Config.WSInitTimeout,
 		// Both keep-alives: KeepAlivePingInterval only affects the legacy
@@ -152,6 +165,8 @@ func graphQLHandler(d serverDeps) http.Handler {
 	// Parsed and validated documents are cached by query text: dashboards
 	// send the same few queries over and over.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	// First, so that it sees every response, other extensions' refusals too.
+	srv.Use(operationObserver{Log: d.Logger, Metrics: d.Metrics})
 	if d.Config.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -165,7 +180,7 @@ func graphQLHandler(d serverDeps) http.Handler {
 		srv.SetDisableSuggestion(true)
 		srv.SetValidationRulesFn(func() *rules.Rules { return introspection.WithoutSuggestions(rules.NewDefaultRules()) })
 	}
-	srv.Use(loaders.Extension{Store: d.Store, Options: loaders.Options{Wait: d.Config.LoaderWait}})
+	srv.Use(loaders.Extension{Store: d.Store, Options: loaders.Options{Wait: d.Config.LoaderWait, OnBatch: d.Metrics.ObserveBatch}})
 	// The limits refuse an operation that asks too much before it runs and
 	// give the rest a deadline; the rate limiter, last of the checks, then
 	// charges the caller by the node count the limits computed.
@@ -365,7 +380,7 @@ var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // withRequestID gives every request an id, echoed in X-Request-ID, that ties
 // a client's report to the server's logs.
-func withRequestID(next http.Handler, log *slog.Logger) http.Handler {
+func withRequestID(next http.Handler, log *slog.Logger, m *metrics.Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-ID")
 		if !validRequestID.MatchString(id) {
@@ -377,14 +392,20 @@ func withRequestID(next http.Handler, log *slog.Logger) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		ctx := postgres.WithStatementCounter(context.WithValue(r.Context(), requestIDKey{}, id))
+		// The record collects what the layers below learn (operation,
+		// user, error codes) for this line; see observe.go.
+		ctx, rec := requestlog.New(ctx, id)
+		rec.Multiplexed = isWebSocket(r)
 		next.ServeHTTP(sw, r.WithContext(ctx))
-		log.LogAttrs(ctx, slog.LevelInfo, "request",
+		duration := time.Since(start)
+		log.LogAttrs(ctx, slog.LevelInfo, "request", append([]slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status),
-			slog.Duration("duration", time.Since(start)),
-			slog.Int64("sql_statements", postgres.StatementCount(ctx)))
+			slog.Duration("duration", duration),
+			slog.Int64("sql_statements", postgres.StatementCount(ctx))}, rec.Attrs()...)...)
+		m.ObserveHTTP(rec.Route(), r.Method, sw.status, duration)
 	})
 }
 
@@ -394,6 +415,8 @@ func withRequestID(next http.Handler, log *slog.Logger) http.Handler {
 func logRejectedToken(log *slog.Logger) func(*http.Request, error) {
 	return func(r *http.Request, err error) {
 		log.InfoContext(r.Context(), "token rejected", "request_id", requestID(r.Context()), "reason", err.Error())
+		// The 401's body is an UNAUTHENTICATED error: the request line says so.
+		requestlog.From(r.Context()).AddErrors(string(shipgraph.CodeUnauthenticated))
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/shipgraph/shipgraph/internal/live"
+	"github.com/shipgraph/shipgraph/internal/metrics"
 	"github.com/shipgraph/shipgraph/internal/pipeline"
 	"github.com/shipgraph/shipgraph/internal/postgres"
 	"github.com/shipgraph/shipgraph/internal/redis"
@@ -250,6 +251,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer redisBus.Close() // after the HTTP server has shut down
 		bus = redisBus
 	}
+	m := metrics.New(buildVersion())
+	m.CollectDBPool(dbPoolStats(db.Pool))
+	if rdb != nil {
+		m.CollectRedisPool(redisPoolStats(rdb))
+	}
+	cfg.Pipeline.Observer = m
 	pg := postgres.NewStore(db)
 	store := &live.Publisher{Store: pg, Bus: bus, Log: log}
 	// The pipeline writes through the publisher, so its events go out
@@ -286,6 +293,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Dev:             *dev,
 		GraphiQLHeaders: graphiqlHeaders,
 		Redis:           rdb,
+		Metrics:         m,
 
 		TrustedDocuments: trusted,
 	})
@@ -306,6 +314,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}
 		defer stopPprof()
+	}
+	if cfg.MetricsAddr != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsAddr, m, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopMetrics()
 	}
 
 	// Tests listen on port 0 and read the real address from this line;
@@ -348,6 +364,21 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	log.Warn("pprof enabled", "addr", "http://"+ln.Addr().String()+"/debug/pprof/")
+	go srv.Serve(ln)
+	return func() { srv.Close() }, nil
+}
+
+// serveMetrics serves /metrics on its own listener, so that an operator
+// can keep it on loopback or a private network while the API is public.
+func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Info("metrics listener", "addr", "http://"+ln.Addr().String()+"/metrics")
 	go srv.Serve(ln)
 	return func() { srv.Close() }, nil
 }

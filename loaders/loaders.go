@@ -33,6 +33,10 @@ type Options struct {
 	Wait time.Duration
 	// MaxBatch caps the ids of one statement; a larger batch is split.
 	MaxBatch int
+	// OnBatch, when set, is told the size of every batched load, by
+	// loader (a relation such as "builds", or an entity kind looked up by
+	// id such as "Feature"): the metrics' view of how well batching works.
+	OnBatch func(loader string, size int)
 }
 
 func (o Options) withDefaults() Options {
@@ -60,12 +64,12 @@ type Loaders struct {
 // New returns fresh loaders over store.
 func New(store shipgraph.Store, o Options) *Loaders {
 	o = o.withDefaults()
-	l := &Loaders{store: store, sib: newSiblings()}
-	l.feature = newLoader(o, siblingsOf(l, kindFeature, store.FeaturesByID, (*shipgraph.Feature).Key))
-	l.testCase = newLoader(o, siblingsOf(l, kindTestCase, store.TestCasesByID, (*shipgraph.TestCase).Key))
-	l.build = newLoader(o, siblingsOf(l, kindBuild, store.BuildsByID, (*shipgraph.Build).Key))
-	l.deployment = newLoader(o, siblingsOf(l, kindDeployment, store.DeploymentsByID, (*shipgraph.Deployment).Key))
-	l.event = newLoader(o, siblingsOf(l, kindEvent, store.EventsByID, (*shipgraph.DeploymentEvent).Key))
+	l := &Loaders{store: store, sib: newSiblings(o.OnBatch)}
+	l.feature = newLoader(o, kindFeature, siblingsOf(l, kindFeature, store.FeaturesByID, (*shipgraph.Feature).Key))
+	l.testCase = newLoader(o, kindTestCase, siblingsOf(l, kindTestCase, store.TestCasesByID, (*shipgraph.TestCase).Key))
+	l.build = newLoader(o, kindBuild, siblingsOf(l, kindBuild, store.BuildsByID, (*shipgraph.Build).Key))
+	l.deployment = newLoader(o, kindDeployment, siblingsOf(l, kindDeployment, store.DeploymentsByID, (*shipgraph.Deployment).Key))
+	l.event = newLoader(o, kindEvent, siblingsOf(l, kindEvent, store.EventsByID, (*shipgraph.DeploymentEvent).Key))
 	return l
 }
 
@@ -90,8 +94,11 @@ func siblingsOf[T any](l *Loaders, kind string, fetch func(context.Context, []in
 }
 
 // newLoader adapts a batch method (results in key order) to a dataloader.
-func newLoader[K comparable, V any](o Options, fetch func(context.Context, []K) ([]V, error)) *dataloader.Loader[K, V] {
+func newLoader[K comparable, V any](o Options, kind string, fetch func(context.Context, []K) ([]V, error)) *dataloader.Loader[K, V] {
 	return dataloader.NewBatchedLoader(func(ctx context.Context, keys []K) []*dataloader.Result[V] {
+		if o.OnBatch != nil {
+			o.OnBatch(kind, len(keys))
+		}
 		values, err := fetch(ctx, keys)
 		results := make([]*dataloader.Result[V], len(keys))
 		for i := range keys {

@@ -44,14 +44,16 @@ type siblings struct {
 	families map[any]*family // member pointer → its family
 	results  map[cacheKey]any
 	calls    map[group]*call
+	onBatch  func(loader string, size int) // Options.OnBatch; may be nil
 }
 
 // rootParent is the one parent of root fields, so that identical root
 // fields (aliases) share one load.
 var rootParent = &struct{}{}
 
-func newSiblings() *siblings {
+func newSiblings(onBatch func(string, int)) *siblings {
 	return &siblings{
+		onBatch:  onBatch,
 		families: map[any]*family{rootParent: {members: []*struct{}{rootParent}}},
 		results:  map[cacheKey]any{},
 		calls:    map[group]*call{},
@@ -164,6 +166,9 @@ func fetchAll[P any, K comparable, R any](ctx context.Context, s *siblings, kind
 	s.mu.Unlock()
 	if len(keys) == 0 {
 		return nil
+	}
+	if s.onBatch != nil {
+		s.onBatch(kind, len(keys))
 	}
 	rs, err := fetch(ctx, keys)
 	if err != nil {

@@ -83,6 +83,9 @@ type Config struct {
 	// it defaults to 4 × StageTimeout + 1m and must be more than
 	// 2 × StageTimeout (the concurrent stages, then EXECUTE).
 	RescueAfter time.Duration
+	// Observer, when set, is told of every stage and deployment this
+	// instance's workers finish (metrics).
+	Observer Observer
 
 	// queue overrides QueueName; tests use one queue each so that the
 	// pipelines of parallel tests do not work each other's deployments.
@@ -118,6 +121,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.queue == "" {
 		c.queue = QueueName
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
 	}
 	switch c.Runner {
 	case RunnerSimulate:
@@ -160,6 +166,26 @@ func validStage(s shipgraph.StageName) bool {
 	}
 	return false
 }
+
+// Observer watches the pipeline's outcomes. Its methods are called from
+// the workers' goroutines and must not block.
+type Observer interface {
+	// StageFinished is called when a stage this instance ran ended:
+	// SUCCEEDED, FAILED, or CANCELLED because a sibling failed. A stage
+	// interrupted by a shutdown or a cancellation of the deployment is not
+	// finished (it runs again, or the deployment's end says what happened).
+	StageFinished(stage shipgraph.StageName, status shipgraph.StageStatus, d time.Duration)
+	// DeploymentFinished is called once per deployment that ended while
+	// this instance ran it: with the status it recorded, or with the status
+	// it found recorded by someone else (CANCELLED through the API).
+	DeploymentFinished(status shipgraph.DeploymentStatus)
+}
+
+// noObserver is the Observer of a Config without one.
+type noObserver struct{}
+
+func (noObserver) StageFinished(shipgraph.StageName, shipgraph.StageStatus, time.Duration) {}
+func (noObserver) DeploymentFinished(shipgraph.DeploymentStatus)                           {}
 
 // Store is what the pipeline needs of shipgraph.Store.
 type Store interface {

@@ -56,6 +56,7 @@ const handBackNoteTimeout = 2 * time.Second
 type worker struct {
 	store        Store
 	runner       Runner
+	observer     Observer
 	log          *slog.Logger
 	host         string
 	stageTimeout time.Duration
@@ -69,7 +70,7 @@ func newWorker(store Store, runner Runner, cfg Config, log *slog.Logger) *worker
 		host = "unknown host"
 	}
 	return &worker{
-		store: store, runner: runner, log: log, host: host,
+		store: store, runner: runner, observer: cfg.Observer, log: log, host: host,
 		stageTimeout: cfg.StageTimeout, jobTimeout: cfg.jobTimeout(), rescueAfter: cfg.RescueAfter,
 	}
 }
@@ -102,7 +103,7 @@ func (w *worker) deploy(ctx context.Context, id int64, attempt, maxAttempts int,
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
 	rec := &recorder{
-		store: w.store, id: id, log: log, base: context.WithoutCancel(ctx),
+		store: w.store, id: id, log: log, base: context.WithoutCancel(ctx), observer: w.observer,
 		// A deployment finished elsewhere stops its stages at once, even
 		// before River delivers the job's cancellation.
 		onFinished: func() { cancelRun(errDeploymentFinished) },
@@ -315,6 +316,7 @@ func (w *worker) runStage(ctx context.Context, rec *recorder, d *shipgraph.Deplo
 		}
 		return true, false
 	}
+	w.observer.StageFinished(stage, t.StageStatus, time.Since(start))
 	if t.StageStatus == shipgraph.StageFailed {
 		onFail(stage, t.Error)
 	}
@@ -375,9 +377,11 @@ type recorder struct {
 	log        *slog.Logger
 	base       context.Context
 	onFinished func()
+	observer   Observer
 
 	mu       sync.Mutex
 	finished bool
+	observed bool // the observer was told how the deployment ended
 }
 
 // record writes t, or returns errDeploymentFinished once the deployment
@@ -395,11 +399,15 @@ func (r *recorder) write(timeout time.Duration, t shipgraph.Transition) error {
 	t.DeploymentID = r.id
 	ctx, cancel := context.WithTimeout(r.base, timeout)
 	defer cancel()
-	_, _, err := r.store.Transition(ctx, t)
+	_, d, err := r.store.Transition(ctx, t)
 	if err == nil {
+		if d != nil && d.Status.Finished() {
+			r.observe(d.Status)
+		}
 		return nil
 	}
-	if r.finishedElsewhere(ctx, err) {
+	if status, ok := r.finishedElsewhere(ctx, err); ok {
+		r.observe(status)
 		r.finished = true
 		r.onFinished()
 		return errDeploymentFinished
@@ -408,17 +416,25 @@ func (r *recorder) write(timeout time.Duration, t shipgraph.Transition) error {
 }
 
 // finishedElsewhere reports whether err refused a transition because the
-// deployment is finished (or gone). CONFLICT alone is not proof: the store
-// also reports a deadlock as one, which is worth retrying.
-func (r *recorder) finishedElsewhere(ctx context.Context, err error) bool {
+// deployment is finished (or gone), and with which status. CONFLICT alone
+// is not proof: the store also reports a deadlock as one, which is worth
+// retrying.
+func (r *recorder) finishedElsewhere(ctx context.Context, err error) (shipgraph.DeploymentStatus, bool) {
 	switch shipgraph.ErrorCode(err) {
 	case shipgraph.CodeNotFound:
-		return true
+		return "", true // gone: no outcome to tell
 	case shipgraph.CodeConflict:
 		ds, lerr := r.store.DeploymentsByID(ctx, []int64{r.id})
-		return lerr == nil && (len(ds) == 0 || ds[0] == nil || ds[0].Status.Finished())
+		switch {
+		case lerr != nil:
+			return "", false
+		case len(ds) == 0 || ds[0] == nil:
+			return "", true
+		case ds[0].Status.Finished():
+			return ds[0].Status, true
+		}
 	}
-	return false
+	return "", false
 }
 
 // line records a line of a stage's output. Output is informative: a line
@@ -437,6 +453,16 @@ func (r *recorder) note(timeout time.Duration, t shipgraph.Transition) {
 	if err := r.write(timeout, t); err != nil && !errors.Is(err, errDeploymentFinished) {
 		r.log.Warn("could not record a note", "message", t.Message, "error", err)
 	}
+}
+
+// observe tells the observer how the deployment ended, once. Called with
+// r.mu held.
+func (r *recorder) observe(status shipgraph.DeploymentStatus) {
+	if status == "" || r.observed {
+		return
+	}
+	r.observed = true
+	r.observer.DeploymentFinished(status)
 }
 
 func (r *recorder) isFinished() bool {

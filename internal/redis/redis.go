@@ -79,6 +79,9 @@ func (c *Client) Ping(ctx context.Context) error {
 	return c.rdb.Ping(ctx).Err()
 }
 
+// PoolStats returns the connection pool's counters, for the metrics.
+func (c *Client) PoolStats() *goredis.PoolStats { return c.rdb.PoolStats() }
+
 // Close closes every connection.
 func (c *Client) Close() error { return c.rdb.Close() }
 
