@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/joho/godotenv"
 
 	"github.com/shipgraph/shipgraph/internal/browser"
@@ -63,6 +64,10 @@ type config struct {
 	// WebSocket connections (see routes.go's graphQLHandler).
 	WSInitTimeout time.Duration // SHIPGRAPH_WS_INIT_TIMEOUT: a socket without connection_init by then is closed (4408)
 	WSKeepAlive   time.Duration // SHIPGRAPH_WS_KEEPALIVE: ping (graphql-transport-ws) and "ka" (graphql-ws) interval
+
+	// sqlTracer, set by serve when tracing is on (the standard OTEL_*
+	// variables, see tracing.go), makes a span per SQL statement.
+	sqlTracer pgx.QueryTracer
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/shipgraph?sslmode=disable"

@@ -35,6 +35,7 @@ import (
 	"github.com/shipgraph/shipgraph/internal/ratelimit"
 	"github.com/shipgraph/shipgraph/internal/redis"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
+	"github.com/shipgraph/shipgraph/internal/tracing"
 	"github.com/shipgraph/shipgraph/internal/wsprotocol"
 	"github.com/shipgraph/shipgraph/loaders"
 	"github.com/shipgraph/shipgraph/resolvers"
@@ -72,6 +73,10 @@ type serverDeps struct {
 	// must publish on it (live.Publisher). Nil: an in-process bus that
 	// nothing publishes on, for handlers that serve no subscriptions.
 	Bus live.Bus
+
+	// Tracing, when on, traces requests, operations and resolvers (see
+	// internal/tracing); nil is off.
+	Tracing *tracing.Tracing
 }
 
 // NewServer returns the whole HTTP API. All routes are here.
@@ -102,7 +107,7 @@ func NewServer(d serverDeps) http.Handler {
 	// The browser policy sits in front of every route: CORS for allowed
 	// origins, and no POST or WebSocket from a foreign page.
 	policy := browser.NewPolicy(d.Config.CORSOrigins...)
-	return withRequestID(withRecover(policy.Handler(mux), d.Logger), d.Logger)
+	return d.Tracing.Handler(withRequestID(withRecover(policy.Handler(mux), d.Logger), d.Logger))
 }
 
 // graphQLHandler is the GraphQL endpoint: transports, caches, error
@@ -139,6 +144,10 @@ func graphQLHandler(d serverDeps) http.Handler {
 	// Parsed and validated documents are cached by query text: dashboards
 	// send the same few queries over and over.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if d.Tracing.Enabled() {
+		// First, so that the operation's span holds the other extensions' work.
+		srv.Use(d.Tracing.GraphQL())
+	}
 	if d.Config.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
