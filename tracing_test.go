@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -306,6 +307,18 @@ func TestTracingExportsOneTracePerRequest(t *testing.T) {
 			t.Fatalf("errors: %s", r.raw)
 		}
 		requestTrace := r.Header.Get("X-Trace-ID")
+		var created createdDeployment
+		if err := json.Unmarshal(r.Data, &created); err != nil {
+			t.Fatal(err)
+		}
+		// A subscription works through the traced handler (the WebSocket
+		// upgrade passes the server span's response writer).
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		evs := subscribeProgress(ctx, t, p, created.CreateDeployment.Deployment.ID).collect(ctx, t, nil, nil)
+		if last := evs[len(evs)-1]; last.Status != "SUCCEEDED" {
+			t.Fatalf("the stream ended on %s", last)
+		}
 		var job otlpSpan
 		spans := recv.await(t, "a job span linked to the request", func(all []otlpSpan) bool {
 			for _, s := range all {

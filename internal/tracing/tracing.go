@@ -127,10 +127,12 @@ func Resource(ctx context.Context, version string) (*resource.Resource, error) {
 
 // New returns tracing that batches spans to exp. The sampler and the batch
 // settings come from the environment (OTEL_TRACES_SAMPLER, OTEL_BSP_*),
-// read by the SDK.
-func New(exp sdktrace.SpanExporter, res *resource.Resource) *Tracing {
+// read by the SDK; opts add to them (tests and benchmarks add span
+// processors).
+func New(exp sdktrace.SpanExporter, res *resource.Resource, opts ...sdktrace.TracerProviderOption) *Tracing {
+	opts = append([]sdktrace.TracerProviderOption{sdktrace.WithBatcher(exp), sdktrace.WithResource(res)}, opts...)
 	return &Tracing{
-		sdk: sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res)),
+		sdk: sdktrace.NewTracerProvider(opts...),
 		// W3C trace context and baggage: an incoming traceparent continues
 		// the caller's trace.
 		propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
