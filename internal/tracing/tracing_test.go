@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -146,5 +147,22 @@ func TestInjectExtractRoundTrip(t *testing.T) {
 	Inject(context.Background(), empty)
 	if len(empty) != 0 || Extract(nil).IsValid() {
 		t.Errorf("an untraced context injected %v", empty)
+	}
+}
+
+// Each supported protocol builds its exporter (grpc with otlptracegrpc);
+// exporting over OTLP/HTTP is tested end to end with the real server.
+func TestFromEnvBuildsEachProtocol(t *testing.T) {
+	t.Parallel()
+	for _, protocol := range []string{"", "http/protobuf", "http/json", "grpc"} {
+		env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_PROTOCOL": protocol}
+		tr, err := FromEnv(t.Context(), func(k string) string { return env[k] }, "test")
+		if err != nil || !tr.Enabled() {
+			t.Errorf("protocol %q: %v, enabled %v", protocol, err, tr.Enabled())
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		tr.Shutdown(ctx) // nothing buffered: nothing to send to the closed port
+		cancel()
 	}
 }
