@@ -131,8 +131,10 @@ func TestJWTAttacksOverHTTP(t *testing.T) {
 		{"scheme in lowercase", "bearer " + craft(t, jwt.SigningMethodHS256, secret, claims(nil)), true},
 	}
 	for _, tc := range cases {
+		// Not parallel: the tokens were signed against now, and the leeway
+		// cases must run within seconds of it, not after a queue of other
+		// parallel tests (with -parallel 2 that can exceed the leeway).
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
 			tok := token(t)
 			body := jsonBody(t, `mutation($n: String!) { createFeature(input: {name: $n, complexityPoints: 1}) { feature { id } } }`, map[string]any{"n": "attack " + tok})
 			req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", bytes.NewReader(body))
