@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/joho/godotenv"
 
 	"github.com/shipgraph/shipgraph/internal/browser"
@@ -78,6 +79,9 @@ type config struct {
 	// LiveRefill is how often a watched deployment reads its event log in
 	// case the bus lost an event (SHIPGRAPH_LIVE_REFILL, jittered ±25%).
 	LiveRefill time.Duration
+	// sqlTracer, set by serve when tracing is on (the standard OTEL_*
+	// variables, see tracing.go), makes a span per SQL statement.
+	sqlTracer pgx.QueryTracer
 }
 
 const defaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/shipgraph?sslmode=disable"

@@ -147,7 +147,7 @@ func inheritedEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == "DATABASE_URL" || k == "REDIS_URL" || strings.HasPrefix(k, "SHIPGRAPH_") || strings.HasPrefix(k, "JWT_") {
+		if k == "DATABASE_URL" || k == "REDIS_URL" || strings.HasPrefix(k, "SHIPGRAPH_") || strings.HasPrefix(k, "JWT_") || strings.HasPrefix(k, "OTEL_") {
 			continue
 		}
 		env = append(env, kv)

@@ -38,6 +38,7 @@ import (
 	"github.com/shipgraph/shipgraph/internal/redis"
 	"github.com/shipgraph/shipgraph/internal/requestlog"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
+	"github.com/shipgraph/shipgraph/internal/tracing"
 	"github.com/shipgraph/shipgraph/internal/wsprotocol"
 	"github.com/shipgraph/shipgraph/loaders"
 	"github.com/shipgraph/shipgraph/resolvers"
@@ -84,6 +85,10 @@ type serverDeps struct {
 	// Metrics records what /metrics serves; nil: fresh metrics that only
 	// this handler records.
 	Metrics *metrics.Metrics
+
+	// Tracing, when on, traces requests, operations and resolvers (see
+	// internal/tracing); nil is off.
+	Tracing *tracing.Tracing
 }
 
 // NewServer returns the whole HTTP API. All routes are here.
@@ -124,7 +129,7 @@ func NewServer(d serverDeps) http.Handler {
 	// The browser policy sits in front of every route: CORS for allowed
 	// origins, and no POST or WebSocket from a foreign page.
 	policy := browser.NewPolicy(d.Config.CORSOrigins...)
-	return withRequestID(withRecover(policy.Handler(recordRoute(mux)), d.Logger), d.Logger, d.Metrics)
+	return d.Tracing.Handler(withRequestID(withRecover(policy.Handler(recordRoute(mux)), d.Logger), d.Logger, d.Metrics))
 }
 
 // graphQLHandler is the GraphQL endpoint: transports, caches, error
@@ -165,6 +170,10 @@ func graphQLHandler(d serverDeps) http.Handler {
 	// Parsed and validated documents are cached by query text: dashboards
 	// send the same few queries over and over.
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if d.Tracing.Enabled() {
+		// First, so that the operation's span holds the other extensions' work.
+		srv.Use(d.Tracing.GraphQL())
+	}
 	// First, so that it sees every response, other extensions' refusals too.
 	srv.Use(operationObserver{Log: d.Logger, Metrics: d.Metrics})
 	if d.Config.Introspection {

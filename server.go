@@ -27,6 +27,7 @@ import (
 	"github.com/shipgraph/shipgraph/internal/postgres"
 	"github.com/shipgraph/shipgraph/internal/redis"
 	"github.com/shipgraph/shipgraph/internal/seed"
+	"github.com/shipgraph/shipgraph/internal/tracing"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; without
@@ -160,14 +161,16 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 		}
 		return a
 	}}
+	// Every line logged within a traced context carries its trace_id and
+	// span_id (a no-op when tracing is off).
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(tracing.LogHandler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(tracing.LogHandler(slog.NewJSONHandler(w, opts)))
 }
 
 func openDB(ctx context.Context, cfg config) (*postgres.DB, error) {
-	return postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, ConnectTimeout: cfg.DBConnTimeout})
+	return postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, ConnectTimeout: cfg.DBConnTimeout, Tracer: cfg.sqlTracer})
 }
 
 // openRedis returns a client for REDIS_URL, or nil when it is unset. An
@@ -212,6 +215,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	tr, err := startTracing(ctx, &cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tr, cfg, log) // last: after the server and the pipeline have stopped
 	if getenv("GOGC") == "" {
 		// A large nested read allocates megabytes of garbage that dies with
 		// the request; collecting less often buys throughput for memory.
@@ -241,6 +249,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	if rdb != nil {
 		defer rdb.Close() // after the HTTP server has shut down
+		if tr.Enabled() {
+			if err := rdb.InstrumentTracing(tr.ChildTracerProvider()); err != nil {
+				return err
+			}
+		}
 	}
 
 	// Deployment changes are committed, then published to subscribers:
@@ -296,6 +309,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Metrics:         m,
 
 		TrustedDocuments: trusted,
+		Tracing:          tr,
 	})
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

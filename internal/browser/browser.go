@@ -23,15 +23,16 @@ import (
 )
 
 // The CORS answer for allowed origins. Only what the API uses is allowed:
-// GraphQL over GET and POST, a bearer token, a JSON body and a request id
-// that ties the browser's report to the server's logs.
+// GraphQL over GET and POST, a bearer token, a JSON body, a request id
+// that ties the browser's report to the server's logs, and the W3C trace
+// context headers of a traced frontend.
 const (
 	allowedMethods = "GET, POST"
-	allowedHeaders = "Authorization, Content-Type, X-Request-ID"
+	allowedHeaders = "Authorization, Content-Type, X-Request-ID, traceparent, tracestate, baggage"
 	// exposedHeaders are the response headers a page may read besides the
-	// CORS-safelisted ones: the request id, the rate-limit budget, and why
-	// a token was refused.
-	exposedHeaders = "X-Request-ID, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Used, X-RateLimit-Reset, Retry-After, WWW-Authenticate"
+	// CORS-safelisted ones: the request and trace ids, the rate-limit
+	// budget, and why a token was refused.
+	exposedHeaders = "X-Request-ID, X-Trace-ID, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Used, X-RateLimit-Reset, Retry-After, WWW-Authenticate"
 	// PreflightMaxAge is how long a browser may cache a preflight answer, in
 	// seconds: long enough that a dashboard does not preflight every
 	// request, short enough that a removed origin loses access soon.

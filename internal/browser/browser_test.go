@@ -121,7 +121,7 @@ func TestPreflight(t *testing.T) {
 		for name, want := range map[string]string{
 			"Access-Control-Allow-Origin":  dash,
 			"Access-Control-Allow-Methods": "GET, POST",
-			"Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-ID",
+			"Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-ID, traceparent, tracestate, baggage",
 			"Access-Control-Max-Age":       "600",
 		} {
 			if got := h.Get(name); got != want {

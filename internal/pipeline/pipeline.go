@@ -27,8 +27,12 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
+	"github.com/shipgraph/shipgraph/internal/tracing"
 )
 
 // The runner names Config.Runner accepts.
@@ -86,6 +90,10 @@ type Config struct {
 	// Observer, when set, is told of every stage and deployment this
 	// instance's workers finish (metrics).
 	Observer Observer
+	// TracerProvider makes the spans of deployment jobs and their stages;
+	// nil makes none. Not from the environment: the server passes its
+	// tracing's provider (see internal/tracing).
+	TracerProvider trace.TracerProvider
 
 	// queue overrides QueueName; tests use one queue each so that the
 	// pipelines of parallel tests do not work each other's deployments.
@@ -201,6 +209,10 @@ type Store interface {
 // a resumed attempt needs).
 type DeploymentArgs struct {
 	DeploymentID int64 `json:"deployment_id"`
+	// Trace is the W3C trace context (traceparent, tracestate) of the
+	// request that created the deployment, so that the job's spans link
+	// to its trace; empty when that request was not traced.
+	Trace map[string]string `json:"trace,omitempty"`
 }
 
 // Kind is the River job kind.
@@ -301,7 +313,11 @@ func (p *Pipeline) Stop(ctx context.Context) error {
 // works whether or not this instance runs workers. Install it with the
 // store's job hook.
 func (p *Pipeline) EnqueueTx(ctx context.Context, tx pgx.Tx, deploymentID int64) (jobID int64, err error) {
-	res, err := p.client.InsertTx(ctx, tx, DeploymentArgs{DeploymentID: deploymentID},
+	args := DeploymentArgs{DeploymentID: deploymentID, Trace: map[string]string{}}
+	if tracing.Inject(ctx, args.Trace); len(args.Trace) == 0 {
+		args.Trace = nil
+	}
+	res, err := p.client.InsertTx(ctx, tx, args,
 		&river.InsertOpts{Queue: p.cfg.queue, MaxAttempts: MaxAttempts})
 	if err != nil {
 		return 0, fmt.Errorf("pipeline: enqueue deployment %d: %w", deploymentID, err)
@@ -364,7 +380,29 @@ func (rw *riverWorker) Work(ctx context.Context, job *river.Job[DeploymentArgs])
 	if n := len(job.Errors); n > 0 {
 		lastErr = job.Errors[n-1].Error
 	}
-	return rw.w.deploy(ctx, job.Args.DeploymentID, job.Attempt, job.MaxAttempts, lastErr)
+	// A span per attempt. A new trace linked to the creating request's
+	// rather than a child of it: the job runs later, maybe more than once,
+	// on whichever instance claims it.
+	opts := []trace.SpanStartOption{
+		trace.WithNewRoot(),
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.Int64("shipgraph.deployment.id", job.Args.DeploymentID),
+			attribute.Int64("river.job.id", job.ID),
+			attribute.Int("river.job.attempt", job.Attempt),
+		),
+	}
+	if sc := tracing.Extract(job.Args.Trace); sc.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+	}
+	ctx, span := rw.w.tracer.Start(ctx, "deployment job", opts...)
+	defer span.End()
+	err := rw.w.deploy(ctx, job.Args.DeploymentID, job.Attempt, job.MaxAttempts, lastErr)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	return err
 }
 
 // Timeout is the attempt's deadline; see Config.jobTimeout.

@@ -11,8 +11,13 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
+	"github.com/shipgraph/shipgraph/internal/tracing"
 )
 
 // concurrentStages run together before EXECUTE: none depends on another.
@@ -62,6 +67,7 @@ type worker struct {
 	stageTimeout time.Duration
 	jobTimeout   time.Duration
 	rescueAfter  time.Duration
+	tracer       trace.Tracer
 }
 
 func newWorker(store Store, runner Runner, cfg Config, log *slog.Logger) *worker {
@@ -69,9 +75,14 @@ func newWorker(store Store, runner Runner, cfg Config, log *slog.Logger) *worker
 	if err != nil || host == "" {
 		host = "unknown host"
 	}
+	tp := cfg.TracerProvider
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
 	return &worker{
 		store: store, runner: runner, observer: cfg.Observer, log: log, host: host,
 		stageTimeout: cfg.StageTimeout, jobTimeout: cfg.jobTimeout(), rescueAfter: cfg.RescueAfter,
+		tracer: tp.Tracer(tracing.InstrumentationName),
 	}
 }
 
@@ -90,13 +101,13 @@ func (w *worker) deploy(ctx context.Context, id int64, attempt, maxAttempts int,
 		return err
 	}
 	if d == nil {
-		log.Warn("deployment no longer exists; nothing to run")
+		log.WarnContext(ctx, "deployment no longer exists; nothing to run")
 		return nil
 	}
 	if d.Status.Finished() {
 		// Cancelled while queued, or finished by an earlier attempt whose
 		// completion River did not record.
-		log.Info("deployment already finished", "status", d.Status)
+		log.InfoContext(ctx, "deployment already finished", "status", d.Status)
 		return nil
 	}
 
@@ -114,14 +125,14 @@ func (w *worker) deploy(ctx context.Context, id int64, attempt, maxAttempts int,
 		// nothing would ever finish its deployment: the last attempt
 		// reports instead of trying once more.
 		reason := fmt.Sprintf("gave up after %d attempts: %s", attempt-1, w.explain(lastErr))
-		log.Error("deployment failed", "reason", reason)
+		log.ErrorContext(ctx, "deployment failed", "reason", reason)
 		return ended(rec.record(shipgraph.Transition{Status: shipgraph.DeploymentFailed, Message: "deployment failed: " + reason, Error: reason}))
 	}
 
 	msg := "deployment started"
 	if d.Status != shipgraph.DeploymentQueued {
 		msg = fmt.Sprintf("resumed on %s (attempt %d)", w.host, attempt)
-		log.Info("resuming deployment")
+		log.InfoContext(ctx, "resuming deployment")
 	}
 	if err := rec.record(shipgraph.Transition{Status: shipgraph.DeploymentInProgress, Message: msg}); err != nil {
 		return ended(err)
@@ -161,12 +172,12 @@ func (w *worker) deploy(ctx context.Context, id int64, attempt, maxAttempts int,
 // conclude records how the attempt ended and tells River what to do.
 func (w *worker) conclude(ctx context.Context, rec *recorder, res phaseResult, log *slog.Logger) error {
 	if rec.isFinished() {
-		log.Info("deployment was finished elsewhere; stopped")
+		log.InfoContext(ctx, "deployment was finished elsewhere; stopped")
 		return nil
 	}
 	if res.failed != "" {
 		reason := string(res.failed) + ": " + res.failure
-		log.Info("deployment failed", "reason", reason)
+		log.InfoContext(ctx, "deployment failed", "reason", reason)
 		return ended(rec.record(shipgraph.Transition{Status: shipgraph.DeploymentFailed, Message: "deployment failed: " + reason, Error: reason}))
 	}
 	if ctx.Err() != nil {
@@ -182,16 +193,16 @@ func (w *worker) conclude(ctx context.Context, rec *recorder, res phaseResult, l
 					return ended(err)
 				}
 			}
-			log.Info("deployment cancelled through its job")
+			log.InfoContext(ctx, "deployment cancelled through its job")
 			return ended(rec.record(shipgraph.Transition{Status: shipgraph.DeploymentCancelled, Message: "deployment cancelled: its job was cancelled"}))
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
 			reason := fmt.Sprintf("timed out: an attempt may take at most %s", w.jobTimeout)
-			log.Warn("deployment failed", "reason", reason)
+			log.WarnContext(ctx, "deployment failed", "reason", reason)
 			return ended(rec.record(shipgraph.Transition{Status: shipgraph.DeploymentFailed, Message: "deployment failed: " + reason, Error: reason}))
 		default:
 			// Shutdown. Interrupted stages stay RUNNING: they run again,
 			// from the start, when another worker resumes the deployment.
-			log.Info("server shutting down; handing the deployment back")
+			log.InfoContext(ctx, "server shutting down; handing the deployment back")
 			rec.note(handBackNoteTimeout, shipgraph.Transition{Status: shipgraph.DeploymentInProgress,
 				Message: fmt.Sprintf("interrupted on %s: the server is shutting down; another worker will resume the deployment", w.host)})
 			// context.Canceled is what River recognises as a shutdown.
@@ -199,7 +210,7 @@ func (w *worker) conclude(ctx context.Context, rec *recorder, res phaseResult, l
 		}
 	}
 	if res.err != nil {
-		log.Warn("deployment attempt failed; River will retry it", "error", res.err)
+		log.WarnContext(ctx, "deployment attempt failed; River will retry it", "error", res.err)
 		return res.err
 	}
 	return ended(rec.record(shipgraph.Transition{Status: shipgraph.DeploymentSucceeded, Message: "deployment succeeded"}))
@@ -276,6 +287,8 @@ func (w *worker) runStage(ctx context.Context, rec *recorder, d *shipgraph.Deplo
 	if ctx.Err() != nil {
 		return false, false
 	}
+	ctx, span := w.tracer.Start(ctx, "stage "+string(stage), trace.WithAttributes(attribute.String("shipgraph.stage", string(stage))))
+	defer span.End()
 	if err := rec.record(stageTransition(stage, shipgraph.StageRunning, string(stage)+" started", "")); err != nil {
 		if !errors.Is(err, errDeploymentFinished) {
 			onErr(err)
@@ -306,9 +319,14 @@ func (w *worker) runStage(ctx context.Context, rec *recorder, d *shipgraph.Deplo
 	default:
 		var sf *siblingFailed
 		if !errors.As(context.Cause(ctx), &sf) {
+			span.SetAttributes(attribute.String("shipgraph.stage.status", "INTERRUPTED"))
 			return true, true
 		}
 		t = stageTransition(stage, shipgraph.StageCancelled, fmt.Sprintf("%s cancelled: %s failed", stage, sf.stage), "")
+	}
+	span.SetAttributes(attribute.String("shipgraph.stage.status", string(t.StageStatus)))
+	if t.StageStatus == shipgraph.StageFailed {
+		span.SetStatus(codes.Error, t.Error)
 	}
 	if err := rec.record(t); err != nil {
 		if !errors.Is(err, errDeploymentFinished) {
@@ -444,14 +462,14 @@ func (r *recorder) finishedElsewhere(ctx context.Context, err error) (shipgraph.
 func (r *recorder) line(stage shipgraph.StageName, line string) {
 	err := r.record(stageTransition(stage, shipgraph.StageRunning, cleanLine(line), ""))
 	if err != nil && !errors.Is(err, errDeploymentFinished) {
-		r.log.Warn("dropped a line of stage output", "stage", stage, "error", err)
+		r.log.WarnContext(r.base, "dropped a line of stage output", "stage", stage, "error", err)
 	}
 }
 
 // note writes t on a best-effort basis.
 func (r *recorder) note(timeout time.Duration, t shipgraph.Transition) {
 	if err := r.write(timeout, t); err != nil && !errors.Is(err, errDeploymentFinished) {
-		r.log.Warn("could not record a note", "message", t.Message, "error", err)
+		r.log.WarnContext(r.base, "could not record a note", "message", t.Message, "error", err)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -28,6 +30,9 @@ type Config struct {
 	// when the URL sets none, is two minutes: far too long for readiness
 	// checks and requests, so Open always sets one.
 	ConnectTimeout time.Duration
+	// Tracer, when set, also sees every statement (NewSpanTracer); the
+	// statement counter behind StatementCount always does.
+	Tracer pgx.QueryTracer
 }
 
 // DB is a pool of connections to Shipgraph's database.
@@ -47,6 +52,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
 	pc.ConnConfig.Tracer = countingTracer{}
+	if cfg.Tracer != nil {
+		// pgx takes one tracer: compose.
+		pc.ConnConfig.Tracer = multitracer.New(countingTracer{}, cfg.Tracer)
+	}
 	if cfg.MaxConns > 0 && !strings.Contains(cfg.URL, "pool_max_conns") {
 		pc.MaxConns = cfg.MaxConns
 	}

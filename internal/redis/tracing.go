@@ -1,0 +1,23 @@
+package redis
+
+import (
+	"github.com/redis/go-redis/extra/redisotel/v9"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// InstrumentTracing makes a span per command (and per pipeline, and per
+// new connection) with tp. Give it a provider that only makes child spans
+// (tracing.ChildOnly): the event bus's subscription works in the
+// background, and its commands belong to no request.
+//
+// The spans carry the command's name, never its arguments
+// (WithDBStatement(false)): keys name callers (rate limits) and published
+// payloads are whole deployment events. No caller location either: it
+// costs a stack walk per command.
+func (c *Client) InstrumentTracing(tp trace.TracerProvider) error {
+	return redisotel.InstrumentTracing(c.rdb,
+		redisotel.WithTracerProvider(tp),
+		redisotel.WithDBStatement(false),
+		redisotel.WithCallerEnabled(false),
+	)
+}
