@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,9 @@ type CacheConfig struct {
 	// BackoffMin and BackoffMax override CacheBackoffMin and
 	// CacheBackoffMax (tests).
 	BackoffMin, BackoffMax time.Duration
+	// Log hears when the cache stops using Redis and when it resumes;
+	// nil for none.
+	Log *slog.Logger
 }
 
 // CacheEntry is an entity to write back: its key, the version of the row
@@ -92,6 +96,7 @@ type Cache struct {
 	prefix string
 	ttl    time.Duration
 	br     breaker
+	log    *slog.Logger
 
 	hits, misses, skipped, errs, fills, invalidations atomic.Int64
 }
@@ -114,7 +119,11 @@ func (c *Client) NewCache(cfg CacheConfig) *Cache {
 	if cfg.BackoffMax <= 0 {
 		cfg.BackoffMax = CacheBackoffMax
 	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
 	return &Cache{
+		log:    cfg.Log,
 		rdb:    goredis.NewClient(&opt),
 		prefix: c.prefix + "cache:",
 		ttl:    cfg.TTL,
@@ -274,10 +283,12 @@ func (c *Cache) Invalidate(ctx context.Context, changes []CacheChange) error {
 		c.errs.Add(1)
 		c.br.mu.Lock()
 		c.br.addPending(c.prefix, changes)
-		// Open even if already open, so the kept changes are applied
-		// before anyone reads again.
-		c.br.trip(false)
+		// Open, so the kept changes are applied before anyone reads again.
+		opened := c.br.trip(false)
 		c.br.mu.Unlock()
+		if opened {
+			c.log.Warn("entity cache: Redis failed; reading from PostgreSQL only for now", "retry_in", c.br.backoffNow(), "error", err)
+		}
 		return fmt.Errorf("redis: cache invalidate: %w", err)
 	}
 	return nil
@@ -314,8 +325,11 @@ func (c *Cache) failed(ctx context.Context, err error) {
 	}
 	c.errs.Add(1)
 	c.br.mu.Lock()
-	c.br.trip(false)
+	opened := c.br.trip(false)
 	c.br.mu.Unlock()
+	if opened {
+		c.log.Warn("entity cache: Redis failed; reading from PostgreSQL only for now", "retry_in", c.br.backoffNow(), "error", err)
+	}
 }
 
 // usable reports whether Redis may be used now. When the breaker is open
@@ -346,6 +360,7 @@ func (c *Cache) usable(ctx context.Context) bool {
 			b.open.Store(false)
 			b.closedAt = time.Now()
 			b.mu.Unlock()
+			c.log.Info("entity cache: Redis answers again; cache resumed")
 			return true
 		}
 		b.pending, b.flushAll = map[string]int64{}, false
@@ -423,20 +438,29 @@ type breaker struct {
 // then not the next command); it starts over after a quiet spell.
 // Failures of commands sent before the breaker opened change nothing: they
 // are the same outage. Call with mu held.
-func (b *breaker) trip(tryFailed bool) {
+func (b *breaker) trip(tryFailed bool) (opened bool) {
 	now := time.Now()
 	switch {
 	case tryFailed:
 		b.backoff = min(2*b.backoff, b.max)
 	case b.open.Load():
-		return
+		return false
 	case b.backoff > 0 && now.Sub(b.closedAt) < b.backoff:
 		b.backoff = min(2*b.backoff, b.max)
 	default:
 		b.backoff = b.min
 	}
 	b.until = now.Add(b.backoff)
+	opened = !b.open.Load()
 	b.open.Store(true)
+	return opened
+}
+
+// backoffNow returns the current back-off.
+func (b *breaker) backoffNow() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.backoff
 }
 
 // addPending keeps changes to apply later. Call with mu held.
