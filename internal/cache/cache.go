@@ -33,6 +33,9 @@ type Inner interface {
 }
 
 // Key prefixes, one letter per kind: keys are repeated in every MGET.
+// Entities are stored as the JSON of their struct: when a struct gains or
+// changes a field, change these prefixes too, or entries cached by the
+// previous release would decode with the new field at its zero value.
 const (
 	kindFeature    = "f:"
 	kindTestCase   = "t:"
@@ -65,6 +68,8 @@ type Store struct {
 	sem     chan struct{}
 	dropped atomic.Int64
 }
+
+var _ shipgraph.Store = (*Store)(nil)
 
 // New returns inner behind c. Close it to wait for its write-backs.
 func New(inner Inner, c *redis.Cache, log *slog.Logger) *Store {

@@ -46,6 +46,9 @@ type CacheConfig struct {
 	// BackoffMin and BackoffMax override CacheBackoffMin and
 	// CacheBackoffMax (tests).
 	BackoffMin, BackoffMax time.Duration
+	// Timeout overrides CacheTimeout (tests on a loaded machine, whose
+	// subject is not the timeout).
+	Timeout time.Duration
 	// Log hears when the cache stops using Redis and when it resumes;
 	// nil for none.
 	Log *slog.Logger
@@ -107,9 +110,12 @@ func (c *Client) NewCache(cfg CacheConfig) *Cache {
 	opt := *c.opt
 	opt.ContextTimeoutEnabled = true
 	opt.DialTimeout = CacheDialTimeout
-	opt.ReadTimeout = CacheTimeout
-	opt.WriteTimeout = CacheTimeout
-	opt.PoolTimeout = CacheTimeout
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = CacheTimeout
+	}
+	opt.ReadTimeout = cfg.Timeout
+	opt.WriteTimeout = cfg.Timeout
+	opt.PoolTimeout = cfg.Timeout
 	// A cache read is never worth a second try: PostgreSQL answers.
 	opt.DialerRetries = 1
 	opt.MaxRetries = -1

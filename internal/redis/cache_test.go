@@ -46,7 +46,7 @@ func invalidate(t *testing.T, c *redis.Cache, key string, version int64) {
 func TestCacheReadsABatchWithOneMGETAndCountsHits(t *testing.T) {
 	t.Parallel()
 	url := redistest.URL(t)
-	c := newCache(t, url, redistest.Prefix(t, url), redis.CacheConfig{})
+	c := newCache(t, url, redistest.Prefix(t, url), redis.CacheConfig{Timeout: time.Second})
 	ctx := context.Background()
 	err := c.Fill(ctx, []redis.CacheEntry{
 		{Key: "f:1", Version: 1, Value: []byte(`{"ID":1}`)},
@@ -68,7 +68,7 @@ func TestCacheEntriesAndTombstonesExpireAfterTheTTL(t *testing.T) {
 	t.Parallel()
 	url := redistest.URL(t)
 	prefix := redistest.Prefix(t, url)
-	c := newCache(t, url, prefix, redis.CacheConfig{TTL: 90 * time.Second})
+	c := newCache(t, url, prefix, redis.CacheConfig{TTL: 90 * time.Second, Timeout: time.Second})
 	fill(t, c, "f:1", 1, "x")
 	invalidate(t, c, "f:2", 3)
 	opt, _ := goredis.ParseURL(url)
@@ -88,7 +88,7 @@ func TestCacheEntriesAndTombstonesExpireAfterTheTTL(t *testing.T) {
 func TestCacheRefusesAWriteBackOlderThanTheLastInvalidation(t *testing.T) {
 	t.Parallel()
 	url := redistest.URL(t)
-	c := newCache(t, url, redistest.Prefix(t, url), redis.CacheConfig{})
+	c := newCache(t, url, redistest.Prefix(t, url), redis.CacheConfig{Timeout: time.Second})
 
 	t.Run("a late write-back of the old row is refused", func(t *testing.T) {
 		fill(t, c, "f:1", 1, "v1")
