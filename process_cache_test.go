@@ -16,8 +16,11 @@ import (
 // empty: every read succeeds from PostgreSQL within the budget meanwhile,
 // a change made while Redis hung is not hidden by the value cached before
 // it, and the cache fills and answers again by itself.
+//
+// Not parallel: it runs for about 20 s, and in the parallel pool it would
+// delay tests whose tokens are minted before their subtests wait for a
+// slot (TestJWTAttacksOverHTTP's "expired within the leeway").
 func TestProcessCacheOutlivesRedisOutages(t *testing.T) {
-	t.Parallel()
 	srv := redistest.StartServer(t)
 	bin := serverBinary(t)
 	db := processDatabase(t)
