@@ -71,6 +71,7 @@ type config struct {
 	RateWindow     time.Duration // SHIPGRAPH_RATE_WINDOW
 	RedisURL       string        // REDIS_URL: off when empty
 	RedisPrefix    string        // SHIPGRAPH_REDIS_PREFIX: start of every Redis key
+	CacheTTL       time.Duration // SHIPGRAPH_CACHE_TTL: life of an entity in the Redis cache; 0 turns the cache off
 
 	// WebSocket connections (see routes.go's graphQLHandler).
 	WSInitTimeout time.Duration // SHIPGRAPH_WS_INIT_TIMEOUT: a socket without connection_init by then is closed (4408)
@@ -208,6 +209,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	parse("SHIPGRAPH_RATE_LIMIT", strconv.Itoa(ratelimit.DefaultLimit), positive(&c.RateLimit))
 	parse("SHIPGRAPH_RATE_WINDOW", ratelimit.DefaultWindow.String(), duration(&c.RateWindow))
 	parse("SHIPGRAPH_REDIS_PREFIX", "shipgraph:", func(s string) error { c.RedisPrefix = s; return nil })
+	parse("SHIPGRAPH_CACHE_TTL", "1h", func(s string) (e error) {
+		if c.CacheTTL, e = time.ParseDuration(s); e == nil && c.CacheTTL < 0 {
+			e = errors.New("must not be negative")
+		}
+		return e
+	})
 	parse("SHIPGRAPH_WS_INIT_TIMEOUT", "10s", duration(&c.WSInitTimeout))
 	parse("SHIPGRAPH_WS_KEEPALIVE", "25s", duration(&c.WSKeepAlive))
 	parse("SHIPGRAPH_LIVE_REFILL", live.Refill.String(), duration(&c.LiveRefill))

@@ -271,7 +271,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	cfg.Pipeline.Observer = m
 	pg := postgres.NewStore(db)
-	store := &live.Publisher{Store: pg, Bus: bus, Log: log}
+	// The cache sits under the publisher: a change is invalidated before
+	// subscribers hear of it and read it back.
+	cached, closeCache := withCache(pg, rdb, cfg, log)
+	defer closeCache() // after the HTTP server and the pipeline have stopped
+	store := &live.Publisher{Store: cached, Bus: bus, Log: log}
 	// The pipeline writes through the publisher, so its events go out
 	// live; the store enqueues and cancels through the pipeline, in the
 	// transactions that create and cancel deployments.

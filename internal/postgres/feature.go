@@ -54,10 +54,20 @@ func (s *Store) UpdateFeature(ctx context.Context, in shipgraph.FeatureUpdate) (
 }
 
 // DeleteFeature deletes a feature and, by cascade, everything under it.
-// Locking the feature row first closes the race with a deployment being
-// created meanwhile: inserting one takes a key-share lock on the feature.
 func (s *Store) DeleteFeature(ctx context.Context, id int64) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	_, err := s.DeleteFeatureCascade(ctx, id)
+	return err
+}
+
+// DeleteFeatureCascade deletes a feature like DeleteFeature and returns
+// the ids of the rows the cascade deleted with it. Locking the feature row
+// first closes the race with a deployment being created meanwhile:
+// inserting one takes a key-share lock on the feature; the same lock keeps
+// the list of children complete, since no child can be added while it is
+// held.
+func (s *Store) DeleteFeatureCascade(ctx context.Context, id int64) (shipgraph.FeatureCascade, error) {
+	var c shipgraph.FeatureCascade
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var active bool
 		err := tx.QueryRow(ctx, `
 			SELECT EXISTS (SELECT 1 FROM deployments WHERE feature_id = f.id AND status IN ('QUEUED', 'IN_PROGRESS'))
@@ -71,9 +81,23 @@ func (s *Store) DeleteFeature(ctx context.Context, id int64) error {
 		if active {
 			return shipgraph.Errorf(shipgraph.CodeConflict, "feature has a deployment in progress; cancel it or wait for it to finish")
 		}
+		err = tx.QueryRow(ctx, `
+			SELECT
+				ARRAY(SELECT id FROM test_cases WHERE feature_id = $1),
+				ARRAY(SELECT id FROM builds WHERE feature_id = $1),
+				ARRAY(SELECT id FROM deployments WHERE feature_id = $1),
+				ARRAY(SELECT e.id FROM deployment_events e JOIN deployments d ON d.id = e.deployment_id WHERE d.feature_id = $1)`,
+			id).Scan(&c.TestCaseIDs, &c.BuildIDs, &c.DeploymentIDs, &c.EventIDs)
+		if err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, "DELETE FROM features WHERE id = $1", id)
 		return err
 	})
+	if err != nil {
+		return shipgraph.FeatureCascade{}, err
+	}
+	return c, nil
 }
 
 // FeaturesByID returns features in ids order, nil for missing ones.

@@ -35,6 +35,7 @@ type Config struct {
 // Client is a pool of connections to Redis.
 type Client struct {
 	rdb    *goredis.Client
+	opt    *goredis.Options // what Open parsed, for clients with other timeouts (NewCache)
 	prefix string
 }
 
@@ -65,7 +66,7 @@ func Open(cfg Config) (*Client, error) {
 	// No CLIENT MAINT_NOTIFICATIONS handshake: a managed-cluster feature
 	// that only adds a round trip to every new connection here.
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return &Client{rdb: goredis.NewClient(opt), prefix: cfg.Prefix}, nil
+	return &Client{rdb: goredis.NewClient(opt), opt: opt, prefix: cfg.Prefix}, nil
 }
 
 func setDefault(d *time.Duration, v time.Duration) {

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/shipgraph/shipgraph/internal/cache"
+	"github.com/shipgraph/shipgraph/internal/postgres"
+	"github.com/shipgraph/shipgraph/internal/redis"
+	"github.com/shipgraph/shipgraph/internal/redistest"
+	"github.com/shipgraph/shipgraph/internal/seed"
+	"github.com/shipgraph/shipgraph/internal/shipgraph"
+)
+
+// The by-id-heavy reads the entity cache is for: fifty nodes of three
+// kinds with a relation each, and one deployment by id with its build and
+// feature.
+const (
+	benchNodesQuery = `query($ids: [ID!]!) { nodes(ids: $ids) {
+  ... on Feature { name builds(first: 2) { nodes { number } } }
+  ... on Build { number commitSha feature { name } }
+  ... on Deployment { status progress build { number } }
+} }`
+	benchNodeQuery = `query($id: ID!) { node(id: $id) { ... on Deployment { status progress build { number feature { name } } } } }`
+)
+
+// BenchmarkByIDLookups compares the by-id queries above with the entity
+// cache off (PostgreSQL only) and on (Redis, then PostgreSQL for misses),
+// in one run. The handler runs in process; PostgreSQL and Redis are the
+// local servers, so their round trips are loopback ones.
+func BenchmarkByIDLookups(b *testing.B) {
+	ctx := context.Background()
+	if _, err := seed.Run(ctx, testDB.DB.Pool, seed.Options{Features: 1000}); err != nil {
+		b.Fatal(err)
+	}
+	var ids []any
+	for _, pick := range []struct {
+		kind  shipgraph.Kind
+		table string
+		n     int
+	}{{shipgraph.KindFeature, "features", 17}, {shipgraph.KindBuild, "builds", 17}, {shipgraph.KindDeployment, "deployments", 16}} {
+		rows, err := testDB.DB.Pool.Query(ctx, "SELECT id FROM "+pick.table+" ORDER BY id DESC LIMIT $1", pick.n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rows.Next() {
+			var id int64
+			rows.Scan(&id)
+			ids = append(ids, shipgraph.EncodeID(pick.kind, id))
+		}
+		rows.Close()
+	}
+	queries := []struct{ name, body string }{
+		{"nodes50", benchBody(b, benchNodesQuery, map[string]any{"ids": ids})},
+		{"node", benchBody(b, benchNodeQuery, map[string]any{"id": ids[len(ids)-1]})},
+	}
+
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.RateLimit = math.MaxInt32
+	url := redistest.URL(b)
+	rdb, err := redis.Open(redis.Config{URL: url, Prefix: redistest.Prefix(b, url)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rdb.Close()
+	rc := rdb.NewCache(redis.CacheConfig{TTL: time.Hour})
+	defer rc.Close()
+	pg := postgres.NewStore(testDB.DB)
+	cached := cache.New(pg, rc, nil)
+	defer cached.Close()
+	handler := func(store shipgraph.Store) http.Handler {
+		return NewServer(serverDeps{
+			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+			Store:  store,
+			Ready:  testDB.DB,
+			Config: cfg,
+			Auth:   testAuth,
+		})
+	}
+	modes := []struct {
+		name string
+		h    http.Handler
+	}{{"cache=off", handler(pg)}, {"cache=on", handler(cached)}}
+	auth := "Bearer " + adminToken()
+
+	for _, q := range queries {
+		var want []byte
+		for _, m := range modes {
+			b.Run(q.name+"/"+m.name, func(b *testing.B) {
+				serve := func() *httptest.ResponseRecorder {
+					r := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewBufferString(q.body))
+					r.Header.Set("Content-Type", "application/json")
+					r.Header.Set("Authorization", auth)
+					w := httptest.NewRecorder()
+					m.h.ServeHTTP(w, r)
+					return w
+				}
+				// Same answer either way, and (cache on) filled before the
+				// timer starts.
+				first := serve()
+				cached.WaitFills()
+				got := serve().Body.Bytes()
+				if first.Code != http.StatusOK || bytes.Contains(got, []byte(`"errors"`)) {
+					b.Fatalf("status %d: %.500s", first.Code, got)
+				}
+				if want == nil {
+					want = bytes.Clone(got)
+				} else if !bytes.Equal(got, want) {
+					b.Fatalf("answers differ:\n%s\n%s", want, got)
+				}
+				hits := cached.Stats().Hits
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					serve()
+				}
+				b.StopTimer()
+				if m.name == "cache=on" {
+					b.ReportMetric(float64(cached.Stats().Hits-hits)/float64(b.N), "hits/op")
+				}
+			})
+		}
+	}
+}
+
+func benchBody(b *testing.B, query string, vars map[string]any) string {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return string(body)
+}
