@@ -453,4 +453,33 @@ func TestMetricsRedisPoolAndSeparateListener(t *testing.T) {
 	if got := f.Value("shipgraph_graphql_operation_duration_seconds", map[string]string{"operation": "anonymous"}); got != 1 {
 		t.Errorf("anonymous operations %v, want 1", got)
 	}
+
+	// The entity cache (on with Redis) reports its counters: a lookup by
+	// id misses and fills, a later one hits (the fill is written back in
+	// the background), and an update invalidates.
+	var created struct{ CreateFeature struct{ Feature struct{ ID string } } }
+	s.mustData(t, `mutation { createFeature(input: {name: "cached", complexityPoints: 1}) { feature { id } } }`, nil, &created)
+	id := created.CreateFeature.Feature.ID
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mustData(t, `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": id}, &struct{}{})
+		f = metricstest.Scrape(t, addr)
+		if f.Value("shipgraph_cache_hits_total", nil) >= 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, name := range []string{"shipgraph_cache_hits_total", "shipgraph_cache_misses_total", "shipgraph_cache_fills_total"} {
+		if got := f.Value(name, nil); got < 1 {
+			t.Errorf("%s %v, want at least 1", name, got)
+		}
+	}
+	s.mustData(t, `mutation($id: ID!) { updateFeature(input: {id: $id, name: "cached 2"}) { feature { id } } }`, map[string]any{"id": id}, &struct{}{})
+	f = metricstest.Scrape(t, addr)
+	if got := f.Value("shipgraph_cache_invalidations_total", nil); got < 1 {
+		t.Errorf("cache invalidations %v, want at least 1 after an update", got)
+	}
+	if got := f.Value("shipgraph_cache_breaker_open", nil); got != 0 {
+		t.Errorf("cache breaker open %v, want 0 with Redis up", got)
+	}
 }

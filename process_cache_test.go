@@ -106,7 +106,9 @@ func TestProcessCacheOutlivesRedisOutages(t *testing.T) {
 
 	srv.Pause()
 	check("Redis hung")
-	var upd struct{ UpdateFeature struct{ Feature struct{ Name string } } }
+	var upd struct {
+		UpdateFeature struct{ Feature struct{ Name string } }
+	}
 	api.mustData(t, `mutation($id: ID!) { updateFeature(input: {id: $id, name: "renamed while Redis hung"}) { feature { name } } }`,
 		map[string]any{"id": ids[0]}, &upd)
 	want[0] = "renamed while Redis hung"

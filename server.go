@@ -273,7 +273,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	pg := postgres.NewStore(db)
 	// The cache sits under the publisher: a change is invalidated before
 	// subscribers hear of it and read it back.
-	cached, closeCache := withCache(pg, rdb, cfg, log)
+	cached, closeCache := withCache(pg, rdb, cfg, log, m)
 	defer closeCache() // after the HTTP server and the pipeline have stopped
 	store := &live.Publisher{Store: cached, Bus: bus, Log: log}
 	// The pipeline writes through the publisher, so its events go out

@@ -103,3 +103,42 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.descs[name], t, v)
 	})
 }
+
+// CacheStats is a snapshot of the entity cache's counters (see
+// internal/cache), without importing it here.
+type CacheStats struct {
+	// Cumulative since the server started.
+	Hits, Misses, Skipped, Errors, Fills, Invalidations, DroppedFills int64
+	Pending                                                           int64 // invalidations waiting for Redis to come back
+	Open                                                              bool  // the breaker is open: Redis is skipped
+}
+
+// CollectCache reports stats, read at every scrape, as shipgraph_cache_*.
+func (m *Metrics) CollectCache(stats func() CacheStats) {
+	m.reg.MustRegister(newPoolCollector("cache", func(emit func(string, prometheus.ValueType, float64)) {
+		s := stats()
+		emit("hits_total", prometheus.CounterValue, float64(s.Hits))
+		emit("misses_total", prometheus.CounterValue, float64(s.Misses))
+		emit("skipped_total", prometheus.CounterValue, float64(s.Skipped))
+		emit("errors_total", prometheus.CounterValue, float64(s.Errors))
+		emit("fills_total", prometheus.CounterValue, float64(s.Fills))
+		emit("dropped_fills_total", prometheus.CounterValue, float64(s.DroppedFills))
+		emit("invalidations_total", prometheus.CounterValue, float64(s.Invalidations))
+		emit("pending_invalidations", prometheus.GaugeValue, float64(s.Pending))
+		open := 0.0
+		if s.Open {
+			open = 1
+		}
+		emit("breaker_open", prometheus.GaugeValue, open)
+	}, poolHelp{
+		"hits_total":            "Entities found in the cache.",
+		"misses_total":          "Entities asked of the cache and not found (read from PostgreSQL).",
+		"skipped_total":         "Entities not asked of the cache because its breaker was open (Redis failing).",
+		"errors_total":          "Cache commands that failed (timeouts, refused connections).",
+		"fills_total":           "Entities written back to the cache.",
+		"dropped_fills_total":   "Write-backs skipped because too many were in flight.",
+		"invalidations_total":   "Entity keys invalidated after a committed change.",
+		"pending_invalidations": "Invalidations waiting for Redis to answer again; the cache is not read until they are applied.",
+		"breaker_open":          "1 while Redis is skipped after failures, 0 otherwise.",
+	}))
+}
