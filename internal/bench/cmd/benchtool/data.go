@@ -61,9 +61,10 @@ func seedBench(ctx context.Context, args []string) error {
 }
 
 // postgresBackends returns the pids of the PostgreSQL backends connected to
-// database dbname, found by their process titles ("postgres: USER DBNAME
-// HOST(PORT) STATE", the default update_process_title): reading /proc needs
-// no connection of our own, which would itself be a backend.
+// database dbname, found by their process titles ("postgres: [CLUSTER:]
+// USER DBNAME HOST(PORT) STATE", the default update_process_title; Debian
+// sets cluster_name, e.g. "15/main:"): reading /proc needs no connection of
+// our own, which would itself be a backend.
 func postgresBackends(dbname string) []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")
@@ -77,7 +78,14 @@ func postgresBackends(dbname string) []int {
 			continue
 		}
 		f := strings.Fields(strings.TrimRight(string(cmd), "\x00"))
-		if len(f) >= 3 && f[0] == "postgres:" && f[2] == dbname {
+		if len(f) < 3 || f[0] != "postgres:" {
+			continue
+		}
+		f = f[1:]
+		if strings.HasSuffix(f[0], ":") {
+			f = f[1:] // the cluster name
+		}
+		if len(f) >= 3 && f[1] == dbname && (strings.Contains(f[2], "(") || f[2] == "[local]") {
 			pids = append(pids, pid)
 		}
 	}
