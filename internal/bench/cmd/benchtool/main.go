@@ -470,11 +470,14 @@ func stmtsFromLog(path, prefix string) (*StmtStats, error) {
 // goBench is one line of `go test -bench -benchmem` output.
 type goBench struct {
 	NsPerOp, BytesPerOp, AllocsPerOp float64
+	// CPUNsPerOp is the process's CPU time per request (benchtest's
+	// cpu-ns/op), 0 when not reported.
+	CPUNsPerOp float64
 }
 
 var (
 	benchLine   = regexp.MustCompile(`^(Benchmark\w+?)(?:-\d+)?\s+\d+\s`)
-	benchMetric = regexp.MustCompile(`([\d.]+) (ns/op|B/op|allocs/op)\b`)
+	benchMetric = regexp.MustCompile(`([\d.]+) (ns/op|B/op|allocs/op|cpu-ns/op)(\s|$)`)
 )
 
 // benchServers maps Go benchmarks to the server they measure.
@@ -511,14 +514,18 @@ func readGoBench(paths []string) (map[string]goBench, error) {
 				if err != nil {
 					continue
 				}
-				found++
 				switch mm[2] {
 				case "ns/op":
 					g.NsPerOp = v
+					found++
 				case "B/op":
 					g.BytesPerOp = v
+					found++
 				case "allocs/op":
 					g.AllocsPerOp = v
+					found++
+				case "cpu-ns/op":
+					g.CPUNsPerOp = v
 				}
 			}
 			if found == 3 {
@@ -671,8 +678,12 @@ func renderTable(w *bytes.Buffer, recs []Record, benches map[string]goBench) str
 	}
 	for _, server := range []string{"shipgraph", "baseline"} {
 		if g, ok := benches[server]; ok {
-			fmt.Fprintf(w, "allocs/op and B/op (in-process Go benchmark, whole request, server side only): %s %.0f allocs, %s, %.2f ms/op.  \n",
-				server, g.AllocsPerOp, humanBytes(g.BytesPerOp), g.NsPerOp/1e6)
+			cpu := ""
+			if g.CPUNsPerOp > 0 {
+				cpu = fmt.Sprintf(", %.2f CPU ms/op", g.CPUNsPerOp/1e6)
+			}
+			fmt.Fprintf(w, "allocs/op and B/op (in-process Go benchmark, whole request, server side only): %s %.0f allocs, %s, %.2f ms/op%s.  \n",
+				server, g.AllocsPerOp, humanBytes(g.BytesPerOp), g.NsPerOp/1e6, cpu)
 		}
 	}
 	if _, ok := benches["shipgraph"]; !ok {
