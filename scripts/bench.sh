@@ -308,7 +308,7 @@ HEADER=$WORK/header.md
     echo "# Shipgraph benchmark: nested query vs hand-written baseline"
     echo
     echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $rev; $cpu_model, $(nproc) CPUs (allowed: ${CPUS[*]}), $mem; $(go env GOVERSION); PostgreSQL ${pg:-?}"
-    echo "- database shipgraph_bench: $n_f features, $n_t test cases, $n_b builds, $n_d deployments"
+    echo "- database $(psql -X -w -At -d "$DATABASE_URL" -c "SELECT current_database()" 2>/dev/null || echo shipgraph_bench): $n_f features, $n_t test cases, $n_b builds, $n_d deployments"
     echo "- query: features(first: 50) → testCases(first: 10) + totalCount, builds(first: 5) → deployments(first: 2); answer $(field bytes) bytes, $(field objects) objects ($(field features) features, $(field test_cases) test cases, $(field builds) builds, $(field deployments) deployments); the baseline's answer was verified equal to Shipgraph's"
     echo "- load: closed loop over loopback, C keep-alive connections, ${WARMUP}s warm-up then ${MEASURE}s measured per point, a fresh server process per point; every response checked byte for byte against the verified answer (errors)"
     echo "- pinned, 1 core: server GOMAXPROCS=1 ${PIN_SERVER[*]:-(not pinned)}, load generator ${PIN_LOAD[*]:-(not pinned)}, PostgreSQL's backends of the bench database $([[ -n $PIN_PG ]] && echo "pinned to CPU $PIN_PG after the warm-up" || echo "not pinned"); whole box: nothing pinned. Both servers: 10 pooled database connections${SHIPGRAPH_DB_MAX_CONNS:+ (SHIPGRAPH_DB_MAX_CONNS=$SHIPGRAPH_DB_MAX_CONNS)}${SHIPGRAPH_LOADER_WAIT:+; SHIPGRAPH_LOADER_WAIT=$SHIPGRAPH_LOADER_WAIT}"
