@@ -289,7 +289,7 @@ func load(ctx context.Context, args []string) error {
 	pid := fl.Int("pid", 0, "server process whose peak RSS (VmHWM) to read after the run")
 	accessLog := fl.String("access-log", "", "server log (JSON lines) with sql_statements per request; needs -tag")
 	statsURL := fl.String("stats-url", "", "URL of the baseline's /debug/stats, read before and after")
-	pinCPU := fl.String("pin-postgres", "", "pin the PostgreSQL backends of -database to this CPU when the measured window starts")
+	pinCPU := fl.String("pin-postgres", "", "pin the PostgreSQL backends of -database-url to this CPU when the measured window starts")
 	database := fl.String("database-url", "", "the benchmark database (for -pin-postgres)")
 	if err := fl.Parse(args); err != nil {
 		return err
