@@ -19,7 +19,7 @@ import (
 // and allocations.
 func BenchmarkNestedQuery(b *testing.B) {
 	ctx := context.Background()
-	if _, err := seed.Run(ctx, testDB.DB.Pool, seed.Options{Features: 1000}); err != nil {
+	if _, err := seed.Run(ctx, testDB.DB.Pool, seed.Options{Features: 1000, Uniform: true}); err != nil {
 		b.Fatal(err)
 	}
 	cfg, err := loadConfig(os.Getenv) // SHIPGRAPH_LOADER_WAIT and friends apply

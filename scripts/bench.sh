@@ -5,10 +5,12 @@
 # prints a markdown table (also written to bench-results.md).
 #
 #  1. PostgreSQL up (scripts/ensure-postgres.sh), dedicated database
-#     shipgraph_bench migrated and topped up to 1000 demo features.
+#     shipgraph_bench migrated and topped up to 1000 features of the
+#     issue's shape (10 test cases, 5 builds, 2 deployments per build).
 #  2. bin/shipgraph and the baseline built; for each configuration
 #       pinned: server GOMAXPROCS=1 taskset -c <cpu0>, load generator
-#               taskset -c <cpu1> (PostgreSQL is not pinned)
+#               taskset -c <cpu1>, and the bench database's PostgreSQL
+#               backends pinned to <cpu1> after the warm-up
 #       box:    nothing pinned
 #     and each concurrency (1, 32) and server, a fresh server process is
 #     started on a free loopback port, its answer verified (no errors, 50
@@ -125,7 +127,12 @@ export SHIPGRAPH_LOG_FORMAT=json
 export SHIPGRAPH_RATE_LIMIT=2000000000
 
 bin/shipgraph migrate up >"$WORK/migrate.log" || { cat "$WORK/migrate.log" >&2; die "migrate up failed"; }
-say "$(bin/shipgraph seed --features "$FEATURES")"
+# The issue's shape (seed.Options.Uniform): 10 test cases, 5 builds and 2
+# deployments per build for every feature, so the query reads 1,300
+# objects. Our own database is emptied first if it holds another shape.
+RESET=(-reset)
+if [[ -n ${BENCH_DATABASE_URL:-} ]]; then RESET=(); fi
+say "$("$TOOL" seed -url "$DATABASE_URL" -features "$FEATURES" "${RESET[@]}")"
 
 # ------------------------------------------------------------- token ----
 
@@ -156,6 +163,7 @@ if ((${#CPUS[@]} == 0)); then
     read -r -a CPUS <<<"$(seq -s ' ' 0 $(($(nproc) - 1)))"
 fi
 PIN_NOTE=''
+PIN_PG=''
 if ! command -v taskset >/dev/null; then
     PIN_SERVER=() PIN_LOAD=()
     PIN_NOTE="taskset (util-linux) is missing: \"pinned\" is only GOMAXPROCS=1 for the server, nothing is pinned to a core"
@@ -164,6 +172,9 @@ elif ((${#CPUS[@]} < 2)); then
     PIN_NOTE="only one CPU available: the server is pinned to CPU ${CPUS[0]}, the load generator is not pinned"
 else
     PIN_SERVER=(taskset -c "${CPUS[0]}") PIN_LOAD=(taskset -c "${CPUS[1]}")
+    # The database's backends share the load generator's core, so that
+    # the server's core does nothing but serve.
+    PIN_PG=${CPUS[1]}
 fi
 if [[ -n $PIN_NOTE ]]; then say "warning: $PIN_NOTE"; fi
 
@@ -201,8 +212,11 @@ start_server() {
 COMPARED=''
 for config in $CONFIGS; do
     [[ $config == pinned || $config == box ]] || die "unknown configuration $config (BENCH_CONFIGS: pinned, box)"
-    load_pin=()
-    if [[ $config == pinned ]]; then load_pin=("${PIN_LOAD[@]}"); fi
+    load_pin=() pg_pin=()
+    if [[ $config == pinned ]]; then
+        load_pin=("${PIN_LOAD[@]}")
+        if [[ -n $PIN_PG ]]; then pg_pin=(-pin-postgres "$PIN_PG" -database-url "$DATABASE_URL"); fi
+    fi
     for c in $CONCURRENCY; do
         for server in "${SERVERS[@]}"; do
             point="$config-c$c-$server"
@@ -237,7 +251,7 @@ for config in $CONFIGS; do
             esac
             # In the background so that a signal is handled at once
             # (bash runs traps only between foreground commands).
-            "${load_pin[@]}" "$TOOL" load -url "$SERVER_URL/graphql" -c "$c" \
+            "${load_pin[@]}" "$TOOL" load "${pg_pin[@]}" -url "$SERVER_URL/graphql" -c "$c" \
                 -warmup "${WARMUP}s" -duration "${MEASURE}s" -expect "$WORK/$point.json" \
                 -tag "$point" -config "$config" -server "$server" -pid "$SERVER_PID" "${stats[@]}" \
                 >>"$RESULTS" &
@@ -293,11 +307,11 @@ HEADER=$WORK/header.md
 
     echo "# Shipgraph benchmark: nested query vs hand-written baseline"
     echo
-    echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $rev; $cpu_model, $(nproc) CPUs (allowed: ${CPUS[*]}), $mem; $(go env GOVERSION); PostgreSQL ${pg:-?} (not pinned)"
-    echo "- database shipgraph_bench: $n_f features, $n_t test cases, $n_b builds, $n_d deployments"
+    echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $rev; $cpu_model, $(nproc) CPUs (allowed: ${CPUS[*]}), $mem; $(go env GOVERSION); PostgreSQL ${pg:-?}"
+    echo "- database $(psql -X -w -At -d "$DATABASE_URL" -c "SELECT current_database()" 2>/dev/null || echo shipgraph_bench): $n_f features, $n_t test cases, $n_b builds, $n_d deployments"
     echo "- query: features(first: 50) → testCases(first: 10) + totalCount, builds(first: 5) → deployments(first: 2); answer $(field bytes) bytes, $(field objects) objects ($(field features) features, $(field test_cases) test cases, $(field builds) builds, $(field deployments) deployments); the baseline's answer was verified equal to Shipgraph's"
     echo "- load: closed loop over loopback, C keep-alive connections, ${WARMUP}s warm-up then ${MEASURE}s measured per point, a fresh server process per point; every response checked byte for byte against the verified answer (errors)"
-    echo "- pinned, 1 core: server GOMAXPROCS=1 ${PIN_SERVER[*]:-(not pinned)}, load generator ${PIN_LOAD[*]:-(not pinned)}; whole box: nothing pinned. Both servers: 10 pooled database connections${SHIPGRAPH_DB_MAX_CONNS:+ (SHIPGRAPH_DB_MAX_CONNS=$SHIPGRAPH_DB_MAX_CONNS)}${SHIPGRAPH_LOADER_WAIT:+; SHIPGRAPH_LOADER_WAIT=$SHIPGRAPH_LOADER_WAIT}"
+    echo "- pinned, 1 core: server GOMAXPROCS=1 ${PIN_SERVER[*]:-(not pinned)}, load generator ${PIN_LOAD[*]:-(not pinned)}, PostgreSQL's backends of the bench database $([[ -n $PIN_PG ]] && echo "pinned to CPU $PIN_PG after the warm-up" || echo "not pinned"); whole box: nothing pinned. Both servers: 10 pooled database connections${SHIPGRAPH_DB_MAX_CONNS:+ (SHIPGRAPH_DB_MAX_CONNS=$SHIPGRAPH_DB_MAX_CONNS)}${SHIPGRAPH_LOADER_WAIT:+; SHIPGRAPH_LOADER_WAIT=$SHIPGRAPH_LOADER_WAIT}"
     if [[ -n $PIN_NOTE ]]; then echo "- **note:** $PIN_NOTE"; fi
     if [[ $LOG_LEVEL == info || $LOG_LEVEL == debug ]]; then
         echo "- SQL stmts/req: mean (min–max) of sql_statements over the measured requests' access-log lines (Shipgraph's log at $LOG_LEVEL, to a file); the baseline counts its statements itself"

@@ -151,7 +151,7 @@ func list[T any](ctx context.Context, q querier, l listing, parentOf func(*T) in
 	if err != nil {
 		return nil, translate(err)
 	}
-	items, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByName[T])
+	items, err := pgx.CollectRows(rows, scanner[T]())
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -295,7 +295,7 @@ func byID[T any](ctx context.Context, q querier, t table, ids []int64, idOf func
 	if err != nil {
 		return nil, translate(err)
 	}
-	items, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByName[T])
+	items, err := pgx.CollectRows(rows, scanner[T]())
 	if err != nil {
 		return nil, translate(err)
 	}

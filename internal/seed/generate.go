@@ -84,6 +84,7 @@ type event struct {
 
 // plan is everything one run inserts.
 type plan struct {
+	uniform     bool // Options.Uniform
 	features    []feature
 	testCases   []testCase
 	builds      []build
@@ -131,9 +132,10 @@ var (
 )
 
 // generate plans n features with their children, all dated before now.
-func generate(r *rand.Rand, n int, now time.Time) *plan {
+func generate(r *rand.Rand, n int, now time.Time, uniform bool) *plan {
 	now = us(now)
 	p := &plan{
+		uniform:     uniform,
 		features:    make([]feature, n),
 		testCases:   make([]testCase, 0, n*10),
 		builds:      make([]build, 0, n*5),
@@ -212,6 +214,9 @@ func slug(s string) string {
 func (p *plan) addTestCases(r *rand.Rand, fi int, area, action string, now time.Time) {
 	f := &p.features[fi]
 	n := 8 + r.IntN(5) // 8..12, 10 on average
+	if p.uniform {
+		n = 10
+	}
 	weights := []int{78, 9, 5, 8}
 	switch f.status {
 	case sg.FeatureDraft:
@@ -280,6 +285,9 @@ var (
 func (p *plan) addBuilds(r *rand.Rand, fi int, slug string, now time.Time) {
 	f := &p.features[fi]
 	k := 4 + r.IntN(3) // 4..6, 5 on average
+	if p.uniform {
+		k = 5
+	}
 	first := len(p.builds)
 	// The builds spread over the feature's life, one per slot, so each
 	// finishes long before the next starts.
@@ -288,7 +296,10 @@ func (p *plan) addBuilds(r *rand.Rand, fi int, slug string, now time.Time) {
 	succeeded := false
 	for i := range k {
 		var status sg.BuildStatus
-		if i < k-1 || f.status == sg.FeatureArchived {
+		if p.uniform {
+			// Every build is deployed, so every build succeeded.
+			status = sg.BuildSucceeded
+		} else if i < k-1 || f.status == sg.FeatureArchived {
 			status = finishedBuilds[weighted(r, 76, 17, 7)]
 		} else {
 			status = lastBuilds[weighted(r, 62, 12, 6, 12, 8)]
@@ -342,13 +353,21 @@ func (p *plan) addDeployments(r *rand.Rand, fi int, now time.Time) {
 		}
 	}
 	type target struct{ build, env int }
-	ts := make([]target, 1+weighted(r, 25, 50, 25)) // 1..3, 2 on average
-	envWeights := make([]int, len(environments))
-	for i, e := range environments {
-		envWeights[i] = e.weight
-	}
-	for i := range ts {
-		ts[i] = target{oneOf(r, ok), weighted(r, envWeights...)}
+	var ts []target
+	if p.uniform {
+		// Each build to dev, then to qa.
+		for _, b := range ok {
+			ts = append(ts, target{b, 0}, target{b, 1})
+		}
+	} else {
+		ts = make([]target, 1+weighted(r, 25, 50, 25)) // 1..3, 2 on average
+		envWeights := make([]int, len(environments))
+		for i, e := range environments {
+			envWeights[i] = e.weight
+		}
+		for i := range ts {
+			ts[i] = target{oneOf(r, ok), weighted(r, envWeights...)}
+		}
 	}
 	// In pipeline order, one after another: a build goes to dev before
 	// production, and no two deployments of the feature overlap, so the

@@ -31,6 +31,13 @@ type Options struct {
 	// then always gets the same data, and a top-up does not repeat the
 	// rows the previous run made.
 	Rand *rand.Rand
+	// Uniform gives every new feature the same shape instead of a varied
+	// one: exactly 10 test cases and 5 builds, every build SUCCEEDED and
+	// deployed twice (dev, then qa). It is the data set of the nested-read
+	// benchmark (issue #3: 1,000 features × 10 test cases, 5 builds, 2
+	// deployments per build), whose query then returns 1,300 objects
+	// whichever 50 features it reads.
+	Uniform bool
 }
 
 // Result says what was inserted, so a caller can log it.
@@ -111,7 +118,7 @@ func run(ctx context.Context, tx pgx.Tx, opts Options) (Result, error) {
 	if r == nil {
 		r = rand.New(rand.NewPCG(defaultSeed, uint64(existing)))
 	}
-	p := generate(r, n, now)
+	p := generate(r, n, now, opts.Uniform)
 	ids, err := allocateIDs(ctx, tx, seqs[:], []int{len(p.features), len(p.builds), len(p.deployments)})
 	if err != nil {
 		return Result{}, err

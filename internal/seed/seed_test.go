@@ -122,6 +122,29 @@ func TestSeedShapesARealisticHistory(t *testing.T) {
 	}
 }
 
+func TestSeedUniformHasTheBenchmarkShape(t *testing.T) {
+	pool := reset(t)
+	const n = 60
+	res := run(t, pool, seed.Options{Features: n, Uniform: true})
+	want := seed.Result{Features: n, TestCases: 10 * n, Builds: 5 * n, Deployments: 10 * n, Events: res.Events}
+	if res != want {
+		t.Fatalf("result %+v, want %+v", res, want)
+	}
+	// Every feature exactly so, not just on average: the benchmark reads
+	// 50 of them and expects 1,300 objects.
+	if bad := count(t, pool, `SELECT count(*) FROM features f WHERE
+			(SELECT count(*) FROM test_cases WHERE feature_id = f.id) <> 10 OR
+			(SELECT count(*) FROM builds WHERE feature_id = f.id AND status = 'SUCCEEDED') <> 5`); bad != 0 {
+		t.Errorf("%d features without exactly 10 test cases and 5 succeeded builds", bad)
+	}
+	if bad := count(t, pool, `SELECT count(*) FROM builds b WHERE
+			(SELECT count(*) FROM deployments WHERE build_id = b.id) <> 2`); bad != 0 {
+		t.Errorf("%d builds without exactly 2 deployments", bad)
+	}
+	checkRows(t, pool)
+	checkDeployments(t, pool)
+}
+
 // checkRows runs the row-level rules as SQL: each query counts violations.
 func checkRows(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()

@@ -29,8 +29,17 @@ func (k Kind) valid() bool {
 // EncodeID returns the opaque global ID of a node: base64url of "Kind:key".
 // Clients must treat it as opaque; encoding the kind lets node(id:) find the
 // table and lets a mutation reject an ID of the wrong type clearly.
+//
+// Every object of a response carries one (1,300 in make bench's query), so it
+// is built in stack buffers: one allocation, the string itself, where
+// EncodeToString of the joined text took two.
 func EncodeID(k Kind, id int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(string(k) + ":" + strconv.FormatInt(id, 10)))
+	var raw [48]byte // "DeploymentEvent:" and 19 digits fit
+	b := append(raw[:0], k...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, id, 10)
+	var enc [64]byte // base64 of 48 bytes
+	return string(base64.RawURLEncoding.AppendEncode(enc[:0], b))
 }
 
 // DecodeAnyID decodes a global ID of any kind. field names the argument in

@@ -3,6 +3,7 @@ package shipgraph_test
 import (
 	"encoding/base64"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -156,5 +157,26 @@ func TestDecodeAnyIDKnownGaps(t *testing.T) {
 			_, _, err := shipgraph.DecodeAnyID("id", tt.in)
 			requireInvalid(t, err, "id")
 		})
+	}
+}
+
+func TestEncodeIDIsBase64OfKindAndKey(t *testing.T) {
+	for _, c := range []struct {
+		kind shipgraph.Kind
+		id   int64
+	}{
+		{shipgraph.KindFeature, 1},
+		{shipgraph.KindDeploymentEvent, math.MaxInt64},
+		{shipgraph.KindBuild, -42},
+		// Longer than the stack buffers: still right, only on the heap.
+		{shipgraph.Kind(strings.Repeat("K", 100)), 7},
+	} {
+		want := base64.RawURLEncoding.EncodeToString([]byte(string(c.kind) + ":" + strconv.FormatInt(c.id, 10)))
+		if got := shipgraph.EncodeID(c.kind, c.id); got != want {
+			t.Errorf("EncodeID(%s, %d) = %q, want %q", c.kind, c.id, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { shipgraph.EncodeID(shipgraph.KindDeploymentEvent, math.MaxInt64) }); n > 1 {
+		t.Errorf("EncodeID allocates %v times, want 1 (the string)", n)
 	}
 }

@@ -8,6 +8,8 @@
 //	                                        or process PID (the server) exits
 //	benchtool check URL OUT [REQUEST-ID]    POST the benchmark query, verify the answer, save it
 //	benchtool compare A B                   compare two saved answers deeply (exit 1 if they differ)
+//	benchtool seed -url URL [-features N] [-reset]
+//	                                        top the database up to N features of the benchmark's shape
 //	benchtool load [flags]                  run the load generator; one JSON record on stdout
 //	benchtool table [flags]                 render the results as markdown
 //
@@ -33,6 +35,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/shipgraph/shipgraph/internal/bench"
 	"github.com/shipgraph/shipgraph/internal/bench/loadgen"
@@ -63,6 +67,8 @@ func main() {
 		err = load(ctx, args)
 	case "table":
 		err = table(args)
+	case "seed":
+		err = seedBench(ctx, args)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -283,6 +289,8 @@ func load(ctx context.Context, args []string) error {
 	pid := fl.Int("pid", 0, "server process whose peak RSS (VmHWM) to read after the run")
 	accessLog := fl.String("access-log", "", "server log (JSON lines) with sql_statements per request; needs -tag")
 	statsURL := fl.String("stats-url", "", "URL of the baseline's /debug/stats, read before and after")
+	pinCPU := fl.String("pin-postgres", "", "pin the PostgreSQL backends of -database-url to this CPU when the measured window starts")
+	database := fl.String("database-url", "", "the benchmark database (for -pin-postgres)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -301,6 +309,29 @@ func load(ctx context.Context, args []string) error {
 	if *pid > 0 {
 		cpu = &cpuWindow{pid: *pid}
 		cfg.OnWindow = cpu.onWindow
+	}
+	if *pinCPU != "" {
+		pc, err := pgx.ParseConfig(*database)
+		if err != nil {
+			return fmt.Errorf("-database-url: %w", err)
+		}
+		dbname := pc.Database
+		// After the warm-up, the server's pool has opened its
+		// connections: pin their backends before the window starts
+		// counting.
+		onWindow := cfg.OnWindow
+		cfg.OnWindow = func(start bool) {
+			if start {
+				n, err := pinBackends(dbname, *pinCPU)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "benchtool: pin PostgreSQL: %v\n", err)
+				}
+				fmt.Fprintf(os.Stderr, "  pinned %d PostgreSQL backends of %s to CPU %s\n", n, dbname, *pinCPU)
+			}
+			if onWindow != nil {
+				onWindow(start)
+			}
+		}
 	}
 	var before statsSnapshot
 	if *statsURL != "" {
@@ -439,11 +470,14 @@ func stmtsFromLog(path, prefix string) (*StmtStats, error) {
 // goBench is one line of `go test -bench -benchmem` output.
 type goBench struct {
 	NsPerOp, BytesPerOp, AllocsPerOp float64
+	// CPUNsPerOp is the process's CPU time per request (benchtest's
+	// cpu-ns/op), 0 when not reported.
+	CPUNsPerOp float64
 }
 
 var (
 	benchLine   = regexp.MustCompile(`^(Benchmark\w+?)(?:-\d+)?\s+\d+\s`)
-	benchMetric = regexp.MustCompile(`([\d.]+) (ns/op|B/op|allocs/op)\b`)
+	benchMetric = regexp.MustCompile(`([\d.]+) (ns/op|B/op|allocs/op|cpu-ns/op)(\s|$)`)
 )
 
 // benchServers maps Go benchmarks to the server they measure.
@@ -480,14 +514,18 @@ func readGoBench(paths []string) (map[string]goBench, error) {
 				if err != nil {
 					continue
 				}
-				found++
 				switch mm[2] {
 				case "ns/op":
 					g.NsPerOp = v
+					found++
 				case "B/op":
 					g.BytesPerOp = v
+					found++
 				case "allocs/op":
 					g.AllocsPerOp = v
+					found++
+				case "cpu-ns/op":
+					g.CPUNsPerOp = v
 				}
 			}
 			if found == 3 {
@@ -640,8 +678,12 @@ func renderTable(w *bytes.Buffer, recs []Record, benches map[string]goBench) str
 	}
 	for _, server := range []string{"shipgraph", "baseline"} {
 		if g, ok := benches[server]; ok {
-			fmt.Fprintf(w, "allocs/op and B/op (in-process Go benchmark, whole request, server side only): %s %.0f allocs, %s, %.2f ms/op.  \n",
-				server, g.AllocsPerOp, humanBytes(g.BytesPerOp), g.NsPerOp/1e6)
+			cpu := ""
+			if g.CPUNsPerOp > 0 {
+				cpu = fmt.Sprintf(", %.2f CPU ms/op", g.CPUNsPerOp/1e6)
+			}
+			fmt.Fprintf(w, "allocs/op and B/op (in-process Go benchmark, whole request, server side only): %s %.0f allocs, %s, %.2f ms/op%s.  \n",
+				server, g.AllocsPerOp, humanBytes(g.BytesPerOp), g.NsPerOp/1e6, cpu)
 		}
 	}
 	if _, ok := benches["shipgraph"]; !ok {
