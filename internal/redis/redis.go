@@ -10,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Timeouts applied when the URL does not set its own (go-redis reads
@@ -37,6 +38,9 @@ type Client struct {
 	rdb    *goredis.Client
 	opt    *goredis.Options // what Open parsed, for clients with other timeouts (NewCache)
 	prefix string
+	// tracing, set by InstrumentTracing, traces the clients made from this
+	// one afterwards (NewCache's) alike.
+	tracing trace.TracerProvider
 }
 
 // Open returns a client for cfg. It does not connect: Redis may come up

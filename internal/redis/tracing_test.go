@@ -1,7 +1,10 @@
 package redis_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/shipgraph/shipgraph/internal/redis"
 	"github.com/shipgraph/shipgraph/internal/redistest"
 	"github.com/shipgraph/shipgraph/internal/tracing"
 )
@@ -67,5 +71,54 @@ func TestInstrumentTracingSpansCommandsUnderASpan(t *testing.T) {
 	// The rate counter runs a script: EVALSHA, or EVAL the first time.
 	if !strings.Contains(strings.Join(cmds, " "), "eval") {
 		t.Errorf("spans %v, want the script's evalsha/eval", cmds)
+	}
+}
+
+// The entity cache runs on a client of its own (NewCache): made after
+// InstrumentTracing, it is traced too, so a cached read's MGET shows in
+// the request's trace.
+func TestInstrumentTracingCoversTheCacheClient(t *testing.T) {
+	t.Parallel()
+	url := redistest.URL(t)
+	c := open(t, url, redistest.Prefix(t, url))
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	if err := c.InstrumentTracing(tracing.ChildOnly(tp)); err != nil {
+		t.Fatal(err)
+	}
+	cache := c.NewCache(redis.CacheConfig{TTL: time.Hour, Timeout: time.Second})
+	t.Cleanup(func() { cache.Close() })
+
+	ctx, parent := tp.Tracer("test").Start(context.Background(), "request")
+	cache.Get(ctx, []string{"f:1", "f:2"})
+	parent.End()
+
+	var children []string
+	for _, sp := range rec.Ended() {
+		if sp.Parent().SpanID() == parent.SpanContext().SpanID() {
+			children = append(children, sp.Name())
+		}
+	}
+	if !slices.Contains(children, "mget") {
+		t.Fatalf("the request span's children are %v, want the cache's mget", children)
+	}
+}
+
+// The entity cache's breaker lines, logged while a request reads, carry
+// that request's trace id like every line logged in a traced context: the
+// trace of a slow read leads to why the cache was skipped.
+func TestCacheBreakerLinesCarryTheTraceID(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer // Get logs before it returns, on this goroutine
+	log := slog.New(tracing.LogHandler(slog.NewJSONHandler(&logs, nil)))
+	cache := open(t, redistest.UnreachableURL(t), "x:").NewCache(redis.CacheConfig{TTL: time.Hour, BackoffMin: time.Hour, Log: log})
+	t.Cleanup(func() { cache.Close() })
+
+	ctx, span := sdktrace.NewTracerProvider().Tracer("test").Start(context.Background(), "request")
+	cache.Get(ctx, []string{"f:1"})
+	span.End()
+	want := `"trace_id":"` + span.SpanContext().TraceID().String() + `"`
+	if !strings.Contains(logs.String(), "Redis failed") || !strings.Contains(logs.String(), want) {
+		t.Fatalf("want the breaker's line with %s, logged:\n%s", want, logs.String())
 	}
 }
