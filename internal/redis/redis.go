@@ -1,6 +1,8 @@
 // Package redis is the Redis adapter: a client set up so that a slow or
-// absent Redis costs a request milliseconds rather than hanging it, and the
-// rate limit counter that lets every instance spend from one budget.
+// absent Redis costs a request milliseconds rather than hanging it, and
+// what instances share through it: the rate limit counter that lets every
+// instance spend from one budget, the event bus, the entity cache and
+// registered persisted queries.
 package redis
 
 import (
