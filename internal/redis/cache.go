@@ -435,8 +435,8 @@ func (c *Cache) recover(ctx context.Context, pending map[string]int64, flushAll 
 type breaker struct {
 	min, max time.Duration
 
-	open    atomic.Bool // read without the lock on every call
-	mu      sync.Mutex
+	open     atomic.Bool // read without the lock on every call
+	mu       sync.Mutex
 	until    time.Time // skip Redis until then
 	backoff  time.Duration
 	closedAt time.Time
