@@ -18,10 +18,10 @@ import (
 	"github.com/shipgraph/shipgraph/internal/tracing"
 )
 
-// Commands run under a span get a child span each, named after the
-// command and without its arguments; commands outside any span get none.
-func TestInstrumentTracingSpansCommandsUnderASpan(t *testing.T) {
-	t.Parallel()
+// tracedClient is a client of the test Redis traced as serve traces it
+// (child spans only), with the provider and what it recorded.
+func tracedClient(t *testing.T) (*redis.Client, *sdktrace.TracerProvider, *tracetest.SpanRecorder) {
+	t.Helper()
 	url := redistest.URL(t)
 	c := open(t, url, redistest.Prefix(t, url))
 	rec := tracetest.NewSpanRecorder()
@@ -29,6 +29,14 @@ func TestInstrumentTracingSpansCommandsUnderASpan(t *testing.T) {
 	if err := c.InstrumentTracing(tracing.ChildOnly(tp)); err != nil {
 		t.Fatal(err)
 	}
+	return c, tp, rec
+}
+
+// Commands run under a span get a child span each, named after the
+// command and without its arguments; commands outside any span get none.
+func TestInstrumentTracingSpansCommandsUnderASpan(t *testing.T) {
+	t.Parallel()
+	c, tp, rec := tracedClient(t)
 	if err := c.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -79,13 +87,7 @@ func TestInstrumentTracingSpansCommandsUnderASpan(t *testing.T) {
 // the request's trace.
 func TestInstrumentTracingCoversTheCacheClient(t *testing.T) {
 	t.Parallel()
-	url := redistest.URL(t)
-	c := open(t, url, redistest.Prefix(t, url))
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	if err := c.InstrumentTracing(tracing.ChildOnly(tp)); err != nil {
-		t.Fatal(err)
-	}
+	c, tp, rec := tracedClient(t)
 	cache := c.NewCache(redis.CacheConfig{TTL: time.Hour, Timeout: time.Second})
 	t.Cleanup(func() { cache.Close() })
 
