@@ -4,12 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 	"time"
 
@@ -17,7 +13,6 @@ import (
 	"github.com/shipgraph/shipgraph/internal/postgres"
 	"github.com/shipgraph/shipgraph/internal/redis"
 	"github.com/shipgraph/shipgraph/internal/redistest"
-	"github.com/shipgraph/shipgraph/internal/seed"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 )
 
@@ -38,10 +33,8 @@ const (
 // in one run. The handler runs in process; PostgreSQL and Redis are the
 // local servers, so their round trips are loopback ones.
 func BenchmarkByIDLookups(b *testing.B) {
+	cfg := benchSetup(b)
 	ctx := context.Background()
-	if _, err := seed.Run(ctx, testDB.DB.Pool, seed.Options{Features: 1000}); err != nil {
-		b.Fatal(err)
-	}
 	var ids []any
 	for _, pick := range []struct {
 		kind  shipgraph.Kind
@@ -64,11 +57,6 @@ func BenchmarkByIDLookups(b *testing.B) {
 		{"node", benchBody(b, benchNodeQuery, map[string]any{"id": ids[len(ids)-1]})},
 	}
 
-	cfg, err := loadConfig(os.Getenv)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.RateLimit = math.MaxInt32
 	url := redistest.URL(b)
 	rdb, err := redis.Open(redis.Config{URL: url, Prefix: redistest.Prefix(b, url)})
 	if err != nil {
@@ -80,33 +68,16 @@ func BenchmarkByIDLookups(b *testing.B) {
 	pg := postgres.NewStore(testDB.DB)
 	cached := cache.New(pg, rc, nil)
 	defer cached.Close()
-	handler := func(store shipgraph.Store) http.Handler {
-		return NewServer(serverDeps{
-			Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-			Store:  store,
-			Ready:  testDB.DB,
-			Config: cfg,
-			Auth:   testAuth,
-		})
-	}
 	modes := []struct {
 		name string
 		h    http.Handler
-	}{{"cache=off", handler(pg)}, {"cache=on", handler(cached)}}
-	auth := "Bearer " + adminToken()
+	}{{"cache=off", NewServer(benchDeps(cfg, pg))}, {"cache=on", NewServer(benchDeps(cfg, cached))}}
 
 	for _, q := range queries {
 		var want []byte
 		for _, m := range modes {
 			b.Run(q.name+"/"+m.name, func(b *testing.B) {
-				serve := func() *httptest.ResponseRecorder {
-					r := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewBufferString(q.body))
-					r.Header.Set("Content-Type", "application/json")
-					r.Header.Set("Authorization", auth)
-					w := httptest.NewRecorder()
-					m.h.ServeHTTP(w, r)
-					return w
-				}
+				serve := func() *httptest.ResponseRecorder { return benchPost(m.h, []byte(q.body)) }
 				// Same answer either way, and (cache on) filled before the
 				// timer starts.
 				first := serve()

@@ -59,8 +59,9 @@ type config struct {
 	JWTAudience string // JWT_AUDIENCE: required aud of tokens, when set
 
 	// Operation limits and rate limiting (see internal/limits,
-	// internal/ratelimit). Redis, when set, holds the rate limit counts
-	// that instances share.
+	// internal/ratelimit). Redis, when set, holds what instances share:
+	// rate limit counts, the event bus, the entity cache and persisted
+	// queries.
 	Pipeline pipeline.Config // SHIPGRAPH_RUNNER, _STAGE_DURATION, _FAIL_STAGE, _EXEC_DIR, _STAGE_TIMEOUT, _MAX_DEPLOYMENTS, _RESCUE_AFTER
 	// RunDeployments (SHIPGRAPH_RUN_DEPLOYMENTS) makes this instance a
 	// worker that runs deployments; false serves the API only, and other

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -424,13 +423,7 @@ func TestRateLimitWithoutRedisIsPerInstance(t *testing.T) {
 // listens on: it starts, answers promptly, and limits in process.
 func TestRateLimitSurvivesRedisDown(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	s := startServer(t, map[string]string{"SHIPGRAPH_RATE_LIMIT": "3", "REDIS_URL": "redis://" + addr + "/0"})
+	s := startServer(t, map[string]string{"SHIPGRAPH_RATE_LIMIT": "3", "REDIS_URL": redistest.UnreachableURL(t)})
 	for want := 2; want >= 0; want-- {
 		start := time.Now()
 		remaining, _ := rateLimitOf(t, s)

@@ -457,7 +457,9 @@ func TestMetricsRedisPoolAndSeparateListener(t *testing.T) {
 	// The entity cache (on with Redis) reports its counters: a lookup by
 	// id misses and fills, a later one hits (the fill is written back in
 	// the background), and an update invalidates.
-	var created struct{ CreateFeature struct{ Feature struct{ ID string } } }
+	var created struct {
+		CreateFeature struct{ Feature struct{ ID string } }
+	}
 	s.mustData(t, `mutation { createFeature(input: {name: "cached", complexityPoints: 1}) { feature { id } } }`, nil, &created)
 	id := created.CreateFeature.Feature.ID
 	deadline := time.Now().Add(10 * time.Second)

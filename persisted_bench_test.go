@@ -2,21 +2,14 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"math"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shipgraph/shipgraph/internal/persisted"
 	"github.com/shipgraph/shipgraph/internal/postgres"
-	"github.com/shipgraph/shipgraph/internal/seed"
 )
 
 // BenchmarkPersistedQuery compares a request by hash (APQ, registered
@@ -25,28 +18,9 @@ import (
 // cache, so the difference is the upload, its JSON decoding and the hash
 // lookup: compare the two in one run.
 func BenchmarkPersistedQuery(b *testing.B) {
-	ctx := context.Background()
-	if _, err := seed.Run(ctx, testDB.DB.Pool, seed.Options{Features: 50}); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := loadConfig(os.Getenv)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.RateLimit = math.MaxInt32 // measure the query, not the rate limiter's refusals
-	h := NewServer(serverDeps{
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Store:  postgres.NewStore(testDB.DB),
-		Ready:  testDB.DB,
-		Config: cfg,
-		Auth:   testAuth,
-	})
+	h := NewServer(benchDeps(benchSetup(b), postgres.NewStore(testDB.DB)))
 	send := func(b *testing.B, body []byte) {
-		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+adminToken())
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := benchPost(h, body)
 		if rec.Code != http.StatusOK || bytes.Contains(rec.Body.Bytes(), []byte(`"errors"`)) {
 			b.Fatalf("%d: %.300s", rec.Code, rec.Body.Bytes())
 		}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -345,15 +344,7 @@ func TestTrustedDocuments(t *testing.T) {
 // first "next" event.
 func sseNext(t *testing.T, s *testServer, body map[string]any) string {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/graphql", strings.NewReader(string(b)))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "text/event-stream")
-	req.Header.Set("Authorization", "Bearer "+adminToken())
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := postSSE(t, s, body)
 	defer res.Body.Close()
 	sc := bufio.NewScanner(res.Body)
 	event := ""
@@ -411,13 +402,7 @@ func TestAnInvalidManifestRefusesStartup(t *testing.T) {
 // instance: clients send their text again, and no request fails.
 func TestPersistedQueriesSurviveRedisDown(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	s := startServer(t, map[string]string{"REDIS_URL": "redis://" + addr + "/0"})
+	s := startServer(t, map[string]string{"REDIS_URL": redistest.UnreachableURL(t)})
 	query := `{ features(first: 1, filter: {search: "` + token(t) + `"}) { totalCount } }`
 	hash := persisted.Hash(query)
 	wantRefused(t, s, s.postJSON(t, map[string]any{"extensions": pqExtension(hash)}), "PERSISTED_QUERY_NOT_FOUND")

@@ -13,13 +13,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,7 +25,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/shipgraph/shipgraph/internal/auth"
 	"github.com/shipgraph/shipgraph/internal/pgtest"
@@ -647,117 +644,19 @@ func TestProcessCrashMidDeploymentIsResumedByAnotherWorker(t *testing.T) {
 	}
 }
 
-// processFreePort returns a loopback TCP port that was free a
-// moment ago.
-func processFreePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// redisServer is a redis-server process of one test.
-type redisServer struct {
-	bin  string
-	port int
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
-	out  *processLog
-}
-
-// start runs redis-server on r.port, without persistence, and waits until
-// it answers PING. A port just released may still be busy for a moment:
-// it retries until the deadline.
-func (r *redisServer) start(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning")
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = cmd.Stdout
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("redis-server: %v", err)
-		}
-		done := make(chan struct{})
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				r.out.add(sc.Text())
-			}
-			cmd.Wait()
-			close(done)
-		}()
-		r.cmd, r.done = cmd, done
-		if r.answers(deadline) {
-			return
-		}
-		r.kill()
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not answer on port %d:\n%s", r.port, r.out.tail(20))
-		}
-		time.Sleep(100 * time.Millisecond) // it exited: the port was not free yet
-	}
-}
-
-// answers waits until the running redis-server answers PING, and reports
-// false if it exits or the deadline passes first.
-func (r *redisServer) answers(deadline time.Time) bool {
-	rdb := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:" + strconv.Itoa(r.port), DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
-	defer rdb.Close()
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		err := rdb.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return true
-		}
-		select {
-		case <-r.done:
-			return false
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-	}
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (r *redisServer) kill() {
-	r.cmd.Process.Kill()
-	select {
-	case <-r.done:
-	case <-time.After(10 * time.Second):
-	}
-}
-
 // Redis killed and restarted on the same port while a deployment streams:
 // what was published while it was down is lost in pub/sub, and the
 // subscriber refills it from PostgreSQL; it sees every event, in order, to
 // the terminal one.
 func TestProcessRedisRestartMidStreamLosesNoEvent(t *testing.T) {
 	t.Parallel()
-	redisBin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed: this test restarts a Redis of its own")
-	}
+	r := redistest.StartServer(t)
 	bin := serverBinary(t)
 	db := processDatabase(t)
-	r := &redisServer{bin: redisBin, port: processFreePort(t), dir: t.TempDir(), out: &processLog{}}
-	r.start(t)
-	t.Cleanup(func() { r.kill() })
 
 	shared := map[string]string{
 		"DATABASE_URL":             db.URL,
-		"REDIS_URL":                fmt.Sprintf("redis://127.0.0.1:%d/0", r.port),
+		"REDIS_URL":                r.URL(),
 		"SHIPGRAPH_REDIS_PREFIX":   "shipgraph-restart-test:",
 		"SHIPGRAPH_STAGE_DURATION": "1s",
 	}
@@ -777,12 +676,12 @@ func TestProcessRedisRestartMidStreamLosesNoEvent(t *testing.T) {
 		// Stages are running on B: kill Redis, wait until B has failed to
 		// publish an event it committed (lost to pub/sub, in the log
 		// only), then start Redis again.
-		r.kill()
+		r.Kill()
 		lost := b.log.await(t, 10*time.Second, func(line string) bool {
 			var entry struct{ Msg string }
 			return json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "publish deployment event"
 		})
-		r.start(t)
+		r.Start()
 		restarted = true
 		t.Logf("Redis restarted; the subscriber had %d events, B could not publish: %s", len(evs), lost)
 	}, nil)

@@ -69,8 +69,10 @@ type serverDeps struct {
 	// page embeds them for anyone who loads it.
 	GraphiQLHeaders map[string]string
 
-	// Redis, when configured, keeps the rate limit counts that instances
-	// share; nil counts in this process.
+	// Redis, when configured, keeps what instances share through this
+	// handler: rate limit counts and registered persisted queries; nil
+	// keeps them in this process. (The event bus and the entity cache,
+	// which serve also keeps in Redis, come as Bus and Store.)
 	Redis *redis.Client
 	// TrustedDocuments, when set, is trusted documents mode: only the
 	// manifest's operations run, and GraphiQL is off.

@@ -174,9 +174,10 @@ func openDB(ctx context.Context, cfg config) (*postgres.DB, error) {
 }
 
 // openRedis returns a client for REDIS_URL, or nil when it is unset. An
-// unreachable Redis is logged, not fatal: rate limits are counted in this
-// process until it answers (see internal/ratelimit), so a Redis outage
-// never takes the API down with it.
+// unreachable Redis is logged, not fatal: until it answers, rate limits
+// are counted and persisted queries kept in this process, the entity
+// cache is skipped and subscribers read events from PostgreSQL, so a
+// Redis outage never takes the API down with it.
 func openRedis(ctx context.Context, cfg config, log *slog.Logger) (*redis.Client, error) {
 	if cfg.RedisURL == "" {
 		return nil, nil
@@ -188,7 +189,7 @@ func openRedis(ctx context.Context, cfg config, log *slog.Logger) (*redis.Client
 	pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := rdb.Ping(pingCtx); err != nil {
-		log.Warn("redis unreachable; rate limits are counted in this process until it answers", "redis", redactURL(cfg.RedisURL), "error", err)
+		log.Warn("redis unreachable; this process falls back on itself and PostgreSQL until it answers", "redis", redactURL(cfg.RedisURL), "error", err)
 	}
 	return rdb, nil
 }

@@ -183,14 +183,12 @@ func TestDeploymentProgressOverLegacyGraphQLWS(t *testing.T) {
 	c.expect("complete")
 }
 
-func TestDeploymentProgressOverSSE(t *testing.T) {
-	t.Parallel()
-	s := startServer(t, nil)
-	id := s.queuedDeployment(t)
-	s.cancelDeployment(t, id)
-
-	body, _ := json.Marshal(map[string]any{"query": progressSubscription, "variables": map[string]any{"id": id}})
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/graphql", strings.NewReader(string(body)))
+// postSSE posts body to s as the admin, asking for Server-Sent Events; the
+// caller reads and closes the stream.
+func postSSE(t *testing.T, s *testServer, body map[string]any) *http.Response {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/graphql", strings.NewReader(string(b)))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Authorization", "Bearer "+adminToken())
@@ -198,6 +196,16 @@ func TestDeploymentProgressOverSSE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return res
+}
+
+func TestDeploymentProgressOverSSE(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	id := s.queuedDeployment(t)
+	s.cancelDeployment(t, id)
+
+	res := postSSE(t, s, map[string]any{"query": progressSubscription, "variables": map[string]any{"id": id}})
 	defer res.Body.Close()
 	if !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("content type %q", res.Header.Get("Content-Type"))

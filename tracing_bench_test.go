@@ -4,10 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/shipgraph/shipgraph/internal/bench/benchtest"
 	"github.com/shipgraph/shipgraph/internal/postgres"
-	"github.com/shipgraph/shipgraph/internal/seed"
 	"github.com/shipgraph/shipgraph/internal/tracing"
 )
 
@@ -29,24 +26,13 @@ import (
 // measured. Reported: spans/op (on), besides ns/op and allocs/op.
 func BenchmarkNestedQueryTracing(b *testing.B) {
 	ctx := context.Background()
-	if _, err := seed.Run(ctx, testDB.DB.Pool, seed.Options{Features: 1000}); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := loadConfig(os.Getenv)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.RateLimit = math.MaxInt32
+	cfg := benchSetup(b)
 	header := http.Header{"Authorization": {"Bearer " + adminToken()}}
 	deps := func(db *postgres.DB, tr *tracing.Tracing) serverDeps {
-		return serverDeps{
-			Logger:  slog.New(tracing.LogHandler(slog.NewJSONHandler(io.Discard, nil))),
-			Store:   postgres.NewStore(db),
-			Ready:   db,
-			Config:  cfg,
-			Auth:    testAuth,
-			Tracing: tr,
-		}
+		d := benchDeps(cfg, postgres.NewStore(db))
+		d.Logger = slog.New(tracing.LogHandler(slog.NewJSONHandler(io.Discard, nil)))
+		d.Ready, d.Tracing = db, tr
+		return d
 	}
 
 	b.Run("off", func(b *testing.B) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -315,13 +314,7 @@ func TestReadAfterWriteUnderConcurrency(t *testing.T) {
 
 func TestWithoutRedisEverythingComesFromPostgreSQL(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	s := newStoreAt(t, "redis://"+addr+"/0", "x:")
+	s := newStoreAt(t, redistest.UnreachableURL(t), "x:")
 	ctx := context.Background()
 	f := newFeature(t, s, "no redis")
 	start := time.Now()

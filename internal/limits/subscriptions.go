@@ -12,9 +12,9 @@ import (
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 )
 
-// Limits of long-lived clients. A subscription holds a goroutine and a
-// database refill loop; a WebSocket connection, buffers: a client that opens
-// them without end would exhaust the instance.
+// Limits of long-lived clients. A subscription holds a goroutine (gqlgen's)
+// and a buffer in the live hub; a WebSocket connection, buffers: a client
+// that opens them without end would exhaust the instance.
 const (
 	LimitSubscriptions = "subscriptionsPerConnection"
 	LimitConnections   = "connectionsPerUser"

@@ -123,7 +123,7 @@ func (h *Hub) Progress(ctx context.Context, deploymentID int64, afterSequence in
 	return sub.out, nil
 }
 
-// Sources counts the deployments watched, for tests and metrics.
+// Sources counts the deployments watched, for tests.
 func (h *Hub) Sources() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()

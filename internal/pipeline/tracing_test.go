@@ -19,7 +19,7 @@ import (
 func spanAttr(s sdktrace.ReadOnlySpan, key string) string {
 	for _, kv := range s.Attributes() {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
@@ -49,7 +49,7 @@ func TestPipelineTracesJobAndStages(t *testing.T) {
 	var job sdktrace.ReadOnlySpan
 	eventually(t, 5*time.Second, "the job span to end", func() bool {
 		for _, sp := range rec.Ended() {
-			if sp.Name() == "deployment job" && spanAttr(sp, "shipgraph.deployment.id") == attribute.Int64Value(d.ID).Emit() {
+			if sp.Name() == "deployment job" && spanAttr(sp, "shipgraph.deployment.id") == attribute.Int64Value(d.ID).String() {
 				job = sp
 				return true
 			}
@@ -108,12 +108,12 @@ func TestPipelineJobWithoutRequestTraceHasNoLink(t *testing.T) {
 	if err := pool.QueryRow(context.Background(), `SELECT args::text FROM river_job WHERE (args->>'deployment_id')::bigint = $1`, d.ID).Scan(&args); err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"deployment_id": ` + attribute.Int64Value(d.ID).Emit() + `}`; args != want {
+	if want := `{"deployment_id": ` + attribute.Int64Value(d.ID).String() + `}`; args != want {
 		t.Errorf("job args %s, want %s", args, want)
 	}
 	eventually(t, 5*time.Second, "the job span to end", func() bool {
 		for _, sp := range rec.Ended() {
-			if sp.Name() == "deployment job" && spanAttr(sp, "shipgraph.deployment.id") == attribute.Int64Value(d.ID).Emit() {
+			if sp.Name() == "deployment job" && spanAttr(sp, "shipgraph.deployment.id") == attribute.Int64Value(d.ID).String() {
 				if len(sp.Links()) != 0 {
 					t.Errorf("links %+v, want none", sp.Links())
 				}

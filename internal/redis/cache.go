@@ -128,9 +128,17 @@ func (c *Client) NewCache(cfg CacheConfig) *Cache {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	rdb := goredis.NewClient(&opt)
+	if c.tracing != nil {
+		// Its MGETs are the Redis round trips of a cached read: a slow
+		// request's trace must show them like the other commands.
+		if err := instrumentTracing(rdb, c.tracing); err != nil {
+			cfg.Log.Warn("entity cache: its Redis commands are not traced", "error", err)
+		}
+	}
 	return &Cache{
 		log:    cfg.Log,
-		rdb:    goredis.NewClient(&opt),
+		rdb:    rdb,
 		prefix: c.prefix + "cache:",
 		ttl:    cfg.TTL,
 		br:     breaker{min: cfg.BackoffMin, max: cfg.BackoffMax, pending: map[string]int64{}},
@@ -293,7 +301,7 @@ func (c *Cache) Invalidate(ctx context.Context, changes []CacheChange) error {
 		opened := c.br.trip(false)
 		c.br.mu.Unlock()
 		if opened {
-			c.log.Warn("entity cache: Redis failed; reading from PostgreSQL only for now", "retry_in", c.br.backoffNow(), "error", err)
+			c.log.WarnContext(ctx, "entity cache: Redis failed; reading from PostgreSQL only for now", "retry_in", c.br.backoffNow(), "error", err)
 		}
 		return fmt.Errorf("redis: cache invalidate: %w", err)
 	}
@@ -334,7 +342,7 @@ func (c *Cache) failed(ctx context.Context, err error) {
 	opened := c.br.trip(false)
 	c.br.mu.Unlock()
 	if opened {
-		c.log.Warn("entity cache: Redis failed; reading from PostgreSQL only for now", "retry_in", c.br.backoffNow(), "error", err)
+		c.log.WarnContext(ctx, "entity cache: Redis failed; reading from PostgreSQL only for now", "retry_in", c.br.backoffNow(), "error", err)
 	}
 }
 
@@ -366,7 +374,7 @@ func (c *Cache) usable(ctx context.Context) bool {
 			b.open.Store(false)
 			b.closedAt = time.Now()
 			b.mu.Unlock()
-			c.log.Info("entity cache: Redis answers again; cache resumed")
+			c.log.InfoContext(ctx, "entity cache: Redis answers again; cache resumed")
 			return true
 		}
 		b.pending, b.flushAll = map[string]int64{}, false
@@ -427,8 +435,8 @@ func (c *Cache) recover(ctx context.Context, pending map[string]int64, flushAll 
 type breaker struct {
 	min, max time.Duration
 
-	open    atomic.Bool // read without the lock on every call
-	mu      sync.Mutex
+	open     atomic.Bool // read without the lock on every call
+	mu       sync.Mutex
 	until    time.Time // skip Redis until then
 	backoff  time.Duration
 	closedAt time.Time

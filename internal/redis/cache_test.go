@@ -2,7 +2,6 @@ package redis_test
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -141,21 +140,9 @@ func TestCacheRefusesAWriteBackOlderThanTheLastInvalidation(t *testing.T) {
 	})
 }
 
-// deadAddress returns a loopback address nothing listens on.
-func deadAddress(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func TestCacheWithoutRedisCostsOneFailureThenNothing(t *testing.T) {
 	t.Parallel()
-	c := newCache(t, "redis://"+deadAddress(t)+"/0", "x:", redis.CacheConfig{BackoffMin: time.Hour})
+	c := newCache(t, redistest.UnreachableURL(t), "x:", redis.CacheConfig{BackoffMin: time.Hour})
 	ctx := context.Background()
 	start := time.Now()
 	for range 100 {

@@ -1,6 +1,8 @@
 // Package redis is the Redis adapter: a client set up so that a slow or
-// absent Redis costs a request milliseconds rather than hanging it, and the
-// rate limit counter that lets every instance spend from one budget.
+// absent Redis costs a request milliseconds rather than hanging it, and
+// what instances share through it: the rate limit counter that lets every
+// instance spend from one budget, the event bus, the entity cache and
+// registered persisted queries.
 package redis
 
 import (
@@ -10,6 +12,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Timeouts applied when the URL does not set its own (go-redis reads
@@ -37,6 +40,9 @@ type Client struct {
 	rdb    *goredis.Client
 	opt    *goredis.Options // what Open parsed, for clients with other timeouts (NewCache)
 	prefix string
+	// tracing, set by InstrumentTracing, traces the clients made from this
+	// one afterwards (NewCache's) alike.
+	tracing trace.TracerProvider
 }
 
 // Open returns a client for cfg. It does not connect: Redis may come up

@@ -2,7 +2,6 @@ package redis_test
 
 import (
 	"context"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -104,13 +103,7 @@ func TestRateCounterIsAtomicAcrossClients(t *testing.T) {
 
 func TestUnreachableRedisFailsFast(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
-	rc := open(t, "redis://"+addr+"/0", "x:").RateCounter()
+	rc := open(t, redistest.UnreachableURL(t), "x:").RateCounter()
 	start := time.Now()
 	if _, _, err := rc.Take(context.Background(), "caller", 1, 10, time.Minute); err == nil {
 		t.Fatal("no error from a closed port")

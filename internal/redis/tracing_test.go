@@ -1,7 +1,10 @@
 package redis_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,14 +13,15 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/shipgraph/shipgraph/internal/redis"
 	"github.com/shipgraph/shipgraph/internal/redistest"
 	"github.com/shipgraph/shipgraph/internal/tracing"
 )
 
-// Commands run under a span get a child span each, named after the
-// command and without its arguments; commands outside any span get none.
-func TestInstrumentTracingSpansCommandsUnderASpan(t *testing.T) {
-	t.Parallel()
+// tracedClient is a client of the test Redis traced as serve traces it
+// (child spans only), with the provider and what it recorded.
+func tracedClient(t *testing.T) (*redis.Client, *sdktrace.TracerProvider, *tracetest.SpanRecorder) {
+	t.Helper()
 	url := redistest.URL(t)
 	c := open(t, url, redistest.Prefix(t, url))
 	rec := tracetest.NewSpanRecorder()
@@ -25,6 +29,14 @@ func TestInstrumentTracingSpansCommandsUnderASpan(t *testing.T) {
 	if err := c.InstrumentTracing(tracing.ChildOnly(tp)); err != nil {
 		t.Fatal(err)
 	}
+	return c, tp, rec
+}
+
+// Commands run under a span get a child span each, named after the
+// command and without its arguments; commands outside any span get none.
+func TestInstrumentTracingSpansCommandsUnderASpan(t *testing.T) {
+	t.Parallel()
+	c, tp, rec := tracedClient(t)
 	if err := c.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -53,11 +65,11 @@ func TestInstrumentTracingSpansCommandsUnderASpan(t *testing.T) {
 		}
 		system := ""
 		for _, kv := range sp.Attributes() {
-			if strings.Contains(kv.Value.Emit(), secretKey) {
-				t.Errorf("span %s carries the command's arguments: %s=%s", sp.Name(), kv.Key, kv.Value.Emit())
+			if strings.Contains(kv.Value.String(), secretKey) {
+				t.Errorf("span %s carries the command's arguments: %s=%s", sp.Name(), kv.Key, kv.Value.String())
 			}
 			if kv.Key == "db.system" {
-				system = kv.Value.Emit()
+				system = kv.Value.String()
 			}
 		}
 		if system != "redis" {
@@ -67,5 +79,48 @@ func TestInstrumentTracingSpansCommandsUnderASpan(t *testing.T) {
 	// The rate counter runs a script: EVALSHA, or EVAL the first time.
 	if !strings.Contains(strings.Join(cmds, " "), "eval") {
 		t.Errorf("spans %v, want the script's evalsha/eval", cmds)
+	}
+}
+
+// The entity cache runs on a client of its own (NewCache): made after
+// InstrumentTracing, it is traced too, so a cached read's MGET shows in
+// the request's trace.
+func TestInstrumentTracingCoversTheCacheClient(t *testing.T) {
+	t.Parallel()
+	c, tp, rec := tracedClient(t)
+	cache := c.NewCache(redis.CacheConfig{TTL: time.Hour, Timeout: time.Second})
+	t.Cleanup(func() { cache.Close() })
+
+	ctx, parent := tp.Tracer("test").Start(context.Background(), "request")
+	cache.Get(ctx, []string{"f:1", "f:2"})
+	parent.End()
+
+	var children []string
+	for _, sp := range rec.Ended() {
+		if sp.Parent().SpanID() == parent.SpanContext().SpanID() {
+			children = append(children, sp.Name())
+		}
+	}
+	if !slices.Contains(children, "mget") {
+		t.Fatalf("the request span's children are %v, want the cache's mget", children)
+	}
+}
+
+// The entity cache's breaker lines, logged while a request reads, carry
+// that request's trace id like every line logged in a traced context: the
+// trace of a slow read leads to why the cache was skipped.
+func TestCacheBreakerLinesCarryTheTraceID(t *testing.T) {
+	t.Parallel()
+	var logs bytes.Buffer // Get logs before it returns, on this goroutine
+	log := slog.New(tracing.LogHandler(slog.NewJSONHandler(&logs, nil)))
+	cache := open(t, redistest.UnreachableURL(t), "x:").NewCache(redis.CacheConfig{TTL: time.Hour, BackoffMin: time.Hour, Log: log})
+	t.Cleanup(func() { cache.Close() })
+
+	ctx, span := sdktrace.NewTracerProvider().Tracer("test").Start(context.Background(), "request")
+	cache.Get(ctx, []string{"f:1"})
+	span.End()
+	want := `"trace_id":"` + span.SpanContext().TraceID().String() + `"`
+	if !strings.Contains(logs.String(), "Redis failed") || !strings.Contains(logs.String(), want) {
+		t.Fatalf("want the breaker's line with %s, logged:\n%s", want, logs.String())
 	}
 }

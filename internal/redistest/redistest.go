@@ -7,6 +7,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"testing"
@@ -39,6 +41,24 @@ func URL(t testing.TB) string {
 		t.Fatalf("redistest: Redis does not answer (run scripts/ensure-redis.sh, or set TEST_REDIS_URL): %v", err)
 	}
 	return url
+}
+
+// UnreachableURL returns the redis:// URL of a loopback port that nothing
+// listens on (it was free a moment ago), for tests of a Redis that is down.
+func UnreachableURL(t testing.TB) string {
+	t.Helper()
+	return fmt.Sprintf("redis://127.0.0.1:%d/0", freePort(t))
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 var unsafeKeyChars = regexp.MustCompile(`[^A-Za-z0-9_-]`)

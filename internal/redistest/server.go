@@ -3,7 +3,6 @@ package redistest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -33,13 +32,7 @@ func StartServer(t testing.TB) *Server {
 	if err != nil {
 		t.Skip("redis-server is not installed: this test runs a Redis of its own")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &Server{t: t, bin: bin, Port: port, dir: t.TempDir()}
+	s := &Server{t: t, bin: bin, Port: freePort(t), dir: t.TempDir()}
 	s.Start()
 	t.Cleanup(s.Kill)
 	return s

@@ -37,7 +37,6 @@ type Record struct {
 	route     string
 	codes     []string
 	errors    int
-	attrs     []slog.Attr
 }
 
 type recordKey struct{}
@@ -115,17 +114,6 @@ func (r *Record) AddErrors(codes ...string) {
 	}
 }
 
-// Add appends attributes to the line: the seam for whatever else a layer
-// wants on it.
-func (r *Record) Add(attrs ...slog.Attr) {
-	if r == nil {
-		return
-	}
-	r.mu.Lock()
-	r.attrs = append(r.attrs, attrs...)
-	r.mu.Unlock()
-}
-
 // Summary is a snapshot of a record's GraphQL facts.
 type Summary struct {
 	Operation string   // "" when anonymous or unknown
@@ -147,14 +135,13 @@ func (r *Record) Summary() Summary {
 
 // Attrs returns the record's attributes for the log line: operation and
 // operation_type when there was an operation, user when there was a
-// caller, error_codes (always a list, empty when none) and whatever was
-// Added.
+// caller, and error_codes (always a list, empty when none).
 func (r *Record) Attrs() []slog.Attr {
 	if r == nil {
 		return nil
 	}
 	s := r.Summary()
-	attrs := make([]slog.Attr, 0, 4+len(r.attrs))
+	attrs := make([]slog.Attr, 0, 4)
 	if s.Type != "" {
 		attrs = append(attrs, slog.String("operation", s.Operation), slog.String("operation_type", s.Type))
 	}
@@ -164,9 +151,5 @@ func (r *Record) Attrs() []slog.Attr {
 	if s.Codes == nil {
 		s.Codes = []string{}
 	}
-	attrs = append(attrs, slog.Any("error_codes", s.Codes))
-	r.mu.Lock()
-	attrs = append(attrs, r.attrs...)
-	r.mu.Unlock()
-	return attrs
+	return append(attrs, slog.Any("error_codes", s.Codes))
 }

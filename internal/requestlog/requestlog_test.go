@@ -57,15 +57,6 @@ func TestRecordLine(t *testing.T) {
 		}
 	})
 
-	t.Run("Add extends the line", func(t *testing.T) {
-		t.Parallel()
-		_, r := New(context.Background(), "id")
-		r.Add(slog.String("trace_id", "abc"))
-		if m := line(r); m["trace_id"] != "abc" {
-			t.Errorf("line %v", m)
-		}
-	})
-
 	t.Run("outside a request the record is nil and ignores everything", func(t *testing.T) {
 		t.Parallel()
 		r := From(context.Background())

@@ -67,7 +67,7 @@ func TestRun(t *testing.T) {
 	res, err := Run(context.Background(), Config{
 		URL: srv.URL, Body: []byte(`{}`), Concurrency: 4,
 		Warmup: 50 * time.Millisecond, Duration: 300 * time.Millisecond,
-		Expect:   []byte(`{"data":{}}`),
+		Expect: []byte(`{"data":{}}`),
 		OnWindow: func(start bool) {
 			windows = append(windows, start)
 			if start {
