@@ -90,9 +90,12 @@ func TestHubManySubscribersShareOneSource(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	// Replays, the source's head, and a few catch-ups of subscribers that
-	// fell behind (those read the source's recent events, or the log).
-	if n := log.listCalls(); n > 2*subscribers {
+	// Replays, the source's head, and catch-ups of subscribers that fell
+	// behind (those read the source's recent events, or the log). How many
+	// fall behind depends on scheduling: under -race on a busy 2-core box
+	// about one per subscriber (1,005 reads were seen). What this guards
+	// against is a read per subscriber per event (here 100,000).
+	if n := log.listCalls(); n > 10*subscribers {
 		t.Errorf("the log was read %d times for %d subscribers", n, subscribers)
 	}
 	waitReleased(t, hub, bus)
