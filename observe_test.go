@@ -173,6 +173,29 @@ func TestRequestLogLines(t *testing.T) {
 		}
 	})
 
+	t.Run("health checks and scrapes are logged at debug, not info", func(t *testing.T) {
+		probe := "log-probe-" + token(t)
+		for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+			req, _ := http.NewRequest(http.MethodGet, s.URL+path, nil)
+			req.Header.Set("X-Request-ID", probe)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("%s: %d", path, res.StatusCode)
+			}
+		}
+		// A later request's line is written once the probes' would have been.
+		id := "log-after-probe-" + token(t)
+		s.postWithID(t, adminToken(), id, `{ __typename }`, nil)
+		s.logLine(t, "request", id)
+		if strings.Contains(s.logs.String(), probe) {
+			t.Errorf("a probe was logged at info:\n%s", s.logs)
+		}
+	})
+
 	t.Run("a mutation is logged as one", func(t *testing.T) {
 		id := "log-mutation-" + token(t)
 		r := s.postWithID(t, adminToken(), id, `mutation Rename($id: ID!) { updateFeature(input: {id: $id, name: "renamed by the log test"}) { feature { name } } }`,

@@ -409,7 +409,14 @@ func withRequestID(next http.Handler, log *slog.Logger, m *metrics.Metrics) http
 		rec.Multiplexed = isWebSocket(r)
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		duration := time.Since(start)
-		log.LogAttrs(ctx, slog.LevelInfo, "request", append([]slog.Attr{
+		level := slog.LevelInfo
+		if probeRoutes[rec.Route()] && sw.status < 400 {
+			// Load balancers and scrapers call these every few seconds: at
+			// info their lines would drown the ones that matter. A failing
+			// probe stays at info.
+			level = slog.LevelDebug
+		}
+		log.LogAttrs(ctx, level, "request", append([]slog.Attr{
 			slog.String("request_id", id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
@@ -419,6 +426,9 @@ func withRequestID(next http.Handler, log *slog.Logger, m *metrics.Metrics) http
 		m.ObserveHTTP(rec.Route(), r.Method, sw.status, duration)
 	})
 }
+
+// probeRoutes are the routes health checks and metric scrapers call.
+var probeRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true}
 
 // logRejectedToken logs why a bearer token was refused (expired, bad
 // signature…) with the request id, so an operator can answer "why 401?".
