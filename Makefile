@@ -12,8 +12,12 @@ SEED_FEATURES ?= 200
 
 .PHONY: run test build generate check-generate bench bench-live fuzz clean
 
+# The version /healthz, `shipgraph version` and the build_info metric report:
+# from git, so it does not depend on the machine's -buildvcs setting.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
 build:
-	go build -o $(BIN) .
+	go build -ldflags "-X main.version=$(VERSION)" -o $(BIN) .
 
 ## run: ensure PostgreSQL, create the database, migrate, seed once, serve in
 ## dev mode (loopback only; prints an admin token, pre-filled in GraphiQL).
