@@ -20,6 +20,7 @@ func withCache(pg *postgres.Store, rdb *redis.Client, cfg config, log *slog.Logg
 	}
 	rc := rdb.NewCache(redis.CacheConfig{TTL: cfg.CacheTTL, Log: log})
 	cs := cache.New(pg, rc, log)
+	m.CollectCacheRedisPool(redisPoolStats(rc))
 	m.CollectCache(func() metrics.CacheStats {
 		s := cs.Stats()
 		return metrics.CacheStats{

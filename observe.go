@@ -11,13 +11,13 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/jackc/pgx/v5/pgxpool"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/shipgraph/shipgraph/internal/auth"
 	"github.com/shipgraph/shipgraph/internal/metrics"
 	"github.com/shipgraph/shipgraph/internal/postgres"
-	"github.com/shipgraph/shipgraph/internal/redis"
 	"github.com/shipgraph/shipgraph/internal/requestlog"
 )
 
@@ -240,10 +240,10 @@ func dbPoolStats(pool *pgxpool.Pool) func() metrics.DBPoolStats {
 	}
 }
 
-// redisPoolStats reads go-redis' pool stats for the metrics.
-func redisPoolStats(rdb *redis.Client) func() metrics.RedisPoolStats {
+// redisPoolStats reads a go-redis pool's stats for the metrics.
+func redisPoolStats(pool interface{ PoolStats() *goredis.PoolStats }) func() metrics.RedisPoolStats {
 	return func() metrics.RedisPoolStats {
-		s := rdb.PoolStats()
+		s := pool.PoolStats()
 		return metrics.RedisPoolStats{
 			Total: s.TotalConns, Idle: s.IdleConns,
 			Hits: s.Hits, Misses: s.Misses, Timeouts: s.Timeouts, Stale: s.StaleConns,

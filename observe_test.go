@@ -494,7 +494,7 @@ func TestMetricsRedisPoolAndSeparateListener(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for _, name := range []string{"shipgraph_cache_hits_total", "shipgraph_cache_misses_total", "shipgraph_cache_fills_total"} {
+	for _, name := range []string{"shipgraph_cache_hits_total", "shipgraph_cache_misses_total", "shipgraph_cache_fills_total", "shipgraph_cache_redis_pool_total_connections"} {
 		if got := f.Value(name, nil); got < 1 {
 			t.Errorf("%s %v, want at least 1", name, got)
 		}

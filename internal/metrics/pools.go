@@ -54,7 +54,17 @@ func (m *Metrics) CollectDBPool(stats func() DBPoolStats) {
 // CollectRedisPool reports stats, read at every scrape, as
 // shipgraph_redis_pool_*.
 func (m *Metrics) CollectRedisPool(stats func() RedisPoolStats) {
-	m.reg.MustRegister(newPoolCollector("redis_pool", func(emit func(string, prometheus.ValueType, float64)) {
+	m.collectRedisPool("redis_pool", stats)
+}
+
+// CollectCacheRedisPool reports the entity cache's own Redis pool (short
+// timeouts, no retries: see internal/redis) as shipgraph_cache_redis_pool_*.
+func (m *Metrics) CollectCacheRedisPool(stats func() RedisPoolStats) {
+	m.collectRedisPool("cache_redis_pool", stats)
+}
+
+func (m *Metrics) collectRedisPool(subsystem string, stats func() RedisPoolStats) {
+	m.reg.MustRegister(newPoolCollector(subsystem, func(emit func(string, prometheus.ValueType, float64)) {
 		s := stats()
 		emit("total_connections", prometheus.GaugeValue, float64(s.Total))
 		emit("idle_connections", prometheus.GaugeValue, float64(s.Idle))

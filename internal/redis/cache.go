@@ -104,6 +104,9 @@ type Cache struct {
 	hits, misses, skipped, errs, fills, invalidations atomic.Int64
 }
 
+// PoolStats returns the stats of the cache's own connection pool.
+func (c *Cache) PoolStats() *goredis.PoolStats { return c.rdb.PoolStats() }
+
 // NewCache returns the entity cache kept in this Redis, on a client of its
 // own with short timeouts and no retries. Close it when done.
 func (c *Client) NewCache(cfg CacheConfig) *Cache {
