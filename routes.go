@@ -176,7 +176,8 @@ func graphQLHandler(d serverDeps) http.Handler {
 		// First, so that the operation's span holds the other extensions' work.
 		srv.Use(d.Tracing.GraphQL())
 	}
-	// First, so that it sees every response, other extensions' refusals too.
+	// Before every check, so that it sees every response, the checks'
+	// refusals too.
 	srv.Use(operationObserver{Log: d.Logger, Metrics: d.Metrics})
 	if d.Config.Introspection {
 		srv.Use(extension.Introspection{})
