@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/shipgraph/shipgraph/internal/postgres"
 )
@@ -54,9 +55,12 @@ type Database struct {
 //
 //	var testDB *pgtest.Database
 //	func TestMain(m *testing.M) { pgtest.Main(m, &testDB) }
-func Main(m *testing.M, out **Database) {
+//
+// extra migrations run after Shipgraph's (a package that needs River's
+// tables passes pipeline.Migrate).
+func Main(m *testing.M, out **Database, extra ...Migration) {
 	ctx := context.Background()
-	d, err := Create(ctx, "t")
+	d, err := Create(ctx, "t", extra...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -72,9 +76,12 @@ func Main(m *testing.M, out **Database) {
 	os.Exit(code)
 }
 
+// Migration brings a database further than Shipgraph's own migrations.
+type Migration func(context.Context, *pgxpool.Pool) error
+
 // Create makes a new database named after prefix and a random suffix, and
-// migrates it.
-func Create(ctx context.Context, prefix string) (*Database, error) {
+// migrates it: Shipgraph's migrations, then extra.
+func Create(ctx context.Context, prefix string, extra ...Migration) (*Database, error) {
 	suffix := make([]byte, 6)
 	rand.Read(suffix)
 	name := "shipgraph_test_" + strings.ToLower(prefix) + "_" + hex.EncodeToString(suffix)
@@ -94,6 +101,11 @@ func Create(ctx context.Context, prefix string) (*Database, error) {
 	d.DB, err = postgres.Open(ctx, postgres.Config{URL: dbURL, ConnectTimeout: 10 * time.Second})
 	if err == nil {
 		_, err = d.DB.MigrateUp(ctx)
+	}
+	for _, migrate := range extra {
+		if err == nil {
+			err = migrate(ctx, d.DB.Pool)
+		}
 	}
 	if err != nil {
 		d.Drop(ctx)

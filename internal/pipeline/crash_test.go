@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shipgraph/shipgraph/internal/pgtest"
 	"github.com/shipgraph/shipgraph/internal/postgres"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 )
@@ -74,7 +75,7 @@ func TestPipelineResumesAfterCrash(t *testing.T) {
 	// A database of its own: River's rescuer runs on the leader of each
 	// database, with the leader's RescueAfter, and this test's short one
 	// must not rescue the long stages of the other tests.
-	db, err := createDB(ctx, "pipelinecrash")
+	db, err := pgtest.Create(ctx, "pipelinecrash", Migrate)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,8 @@
 package pipeline
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -30,34 +28,7 @@ func TestMain(m *testing.M) {
 	}
 	// Migrate logs through the default logger.
 	slog.SetDefault(testLogger())
-	ctx := context.Background()
-	d, err := createDB(ctx, "pipeline")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	testDB = d
-	code := m.Run()
-	if err := d.Drop(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// createDB makes a fresh database with both sets of migrations.
-func createDB(ctx context.Context, prefix string) (*pgtest.Database, error) {
-	d, err := pgtest.Create(ctx, prefix)
-	if err != nil {
-		return nil, err
-	}
-	if err := Migrate(ctx, d.DB.Pool); err != nil {
-		d.Drop(ctx)
-		return nil, err
-	}
-	return d, nil
+	pgtest.Main(m, &testDB, Migrate)
 }
 
 // testLogger discards logs unless PIPELINE_TEST_LOG is set: River keeps
