@@ -306,32 +306,11 @@ func TestUpdateBuildStatus(t *testing.T) {
 		t.Parallel()
 		for round := 0; round < 10; round++ {
 			b := createBuild(t, s, f.ID, "main")
-			start := make(chan struct{})
-			var wg sync.WaitGroup
 			targets := []shipgraph.BuildStatus{shipgraph.BuildRunning, shipgraph.BuildCancelled}
-			errs := make([]error, 2)
-			for i := range 2 {
-				wg.Go(func() {
-					<-start
-					_, errs[i] = s.UpdateBuildStatus(t.Context(), shipgraph.BuildStatusUpdate{ID: b.ID, Status: targets[i], ExpectedVersion: ptr(1)})
-				})
-			}
-			close(start)
-			wg.Wait()
-			winner := -1
-			for i, err := range errs {
-				if err == nil {
-					if winner >= 0 {
-						t.Fatalf("round %d: both moves succeeded", round)
-					}
-					winner = i
-					continue
-				}
-				requireError(t, err, shipgraph.CodeConflict, "expectedVersion")
-			}
-			if winner < 0 {
-				t.Fatalf("round %d: no move succeeded: %v", round, errs)
-			}
+			winner := oneWins(t, round, func(i int) error {
+				_, err := s.UpdateBuildStatus(t.Context(), shipgraph.BuildStatusUpdate{ID: b.ID, Status: targets[i], ExpectedVersion: ptr(1)})
+				return err
+			})
 			got := try(s.BuildsByID(t.Context(), []int64{b.ID})).must(t)[0]
 			if got.Status != targets[winner] || got.Version != 2 {
 				t.Fatalf("round %d: stored %s v%d, want %s v2", round, got.Status, got.Version, targets[winner])

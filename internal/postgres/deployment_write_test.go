@@ -12,15 +12,23 @@ import (
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 )
 
+// succeededBuild creates a build of a fresh feature and moves it to
+// SUCCEEDED, the only state a deployment may be created from.
+func succeededBuild(t *testing.T, s *postgres.Store) *shipgraph.Build {
+	t.Helper()
+	f := newFeature(t, s)
+	b := createBuild(t, s, f.ID, "main")
+	setBuildStatus(t, s, b, shipgraph.BuildRunning)
+	setBuildStatus(t, s, b, shipgraph.BuildSucceeded)
+	return b
+}
+
 // newDeployment creates a deployment of a fresh SUCCEEDED build through the
 // store, with a job hook that records what it was asked to enqueue.
 func newDeployment(t *testing.T, env string) (*postgres.Store, *shipgraph.Deployment, *[]int64) {
 	t.Helper()
 	s := newStore(t)
-	f := newFeature(t, s)
-	b := createBuild(t, s, f.ID, "main")
-	setBuildStatus(t, s, b, shipgraph.BuildRunning)
-	setBuildStatus(t, s, b, shipgraph.BuildSucceeded)
+	b := succeededBuild(t, s)
 	var enqueued []int64
 	s.SetJobHook(postgres.JobHook{Enqueue: func(ctx context.Context, tx pgx.Tx, id int64) (int64, error) {
 		enqueued = append(enqueued, id)
@@ -48,10 +56,7 @@ func TestCreateDeploymentEnqueuesInTheSameTransaction(t *testing.T) {
 	t.Run("a failing enqueue leaves nothing behind", func(t *testing.T) {
 		t.Parallel()
 		s := newStore(t)
-		f := newFeature(t, s)
-		b := createBuild(t, s, f.ID, "main")
-		setBuildStatus(t, s, b, shipgraph.BuildRunning)
-		setBuildStatus(t, s, b, shipgraph.BuildSucceeded)
+		b := succeededBuild(t, s)
 		s.SetJobHook(postgres.JobHook{Enqueue: func(context.Context, pgx.Tx, int64) (int64, error) {
 			return 0, context.DeadlineExceeded
 		}})

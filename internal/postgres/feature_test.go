@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
@@ -251,34 +250,12 @@ func TestUpdateFeatureConcurrentExpectedVersion(t *testing.T) {
 	// Repeated so that the two updates really overlap in some rounds.
 	for round := 0; round < 10; round++ {
 		f := newFeature(t, s)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		results := make([]*shipgraph.Feature, 2)
-		for i := range 2 {
-			wg.Go(func() {
-				<-start
-				results[i], errs[i] = s.UpdateFeature(t.Context(), shipgraph.FeatureUpdate{
-					ID: f.ID, Name: ptr("writer " + itoa(i)), ExpectedVersion: ptr(1),
-				})
+		winner := oneWins(t, round, func(i int) error {
+			_, err := s.UpdateFeature(t.Context(), shipgraph.FeatureUpdate{
+				ID: f.ID, Name: ptr("writer " + itoa(i)), ExpectedVersion: ptr(1),
 			})
-		}
-		close(start)
-		wg.Wait()
-		winner := -1
-		for i, err := range errs {
-			if err == nil {
-				if winner >= 0 {
-					t.Fatalf("round %d: both updates with expectedVersion 1 succeeded", round)
-				}
-				winner = i
-				continue
-			}
-			requireError(t, err, shipgraph.CodeConflict, "expectedVersion")
-		}
-		if winner < 0 {
-			t.Fatalf("round %d: neither update succeeded: %v", round, errs)
-		}
+			return err
+		})
 		got := try(s.FeaturesByID(t.Context(), []int64{f.ID})).must(t)[0]
 		if got.Version != 2 || got.Name != "writer "+itoa(winner) {
 			t.Fatalf("round %d: stored %q v%d, want the winner's %q v2", round, got.Name, got.Version, "writer "+itoa(winner))

@@ -154,13 +154,9 @@ func TestListBuilds(t *testing.T) {
 		for _, f := range []shipgraph.BuildFilter{{Branch: brA}, {Branch: brA, Status: shipgraph.BuildQueued}, {Branch: brB}} {
 			want := filterBuilds(append(slices.Clone(a), b...), f)
 			for _, o := range orders {
-				pager := func(p shipgraph.PageArgs) (shipgraph.Page[*shipgraph.Build], error) {
-					pages, err := s.ListBuilds(t.Context(), []shipgraph.BuildQuery{{Filter: f, Order: o, Page: p}})
-					if err != nil {
-						return shipgraph.Page[*shipgraph.Build]{}, err
-					}
-					return pages[0], nil
-				}
+				pager := onePager(fetch, func(p shipgraph.PageArgs) shipgraph.BuildQuery {
+					return shipgraph.BuildQuery{Filter: f, Order: o, Page: p}
+				})
 				wantIDs := buildIDs(sortBuilds(want, o))
 				requireIDs(t, "root forward "+orderName(o), buildIDs(walkForward(t, 2, pager, buildCursor(o))), wantIDs)
 				requireIDs(t, "root backward "+orderName(o), buildIDs(walkBackward(t, 3, pager, buildCursor(o))), wantIDs)

@@ -166,13 +166,9 @@ func TestListDeployments(t *testing.T) {
 		} {
 			want := filterDeployments(all, f, anything)
 			for _, o := range orders {
-				pager := func(p shipgraph.PageArgs) (shipgraph.Page[*shipgraph.Deployment], error) {
-					pages, err := s.ListDeployments(t.Context(), []shipgraph.DeploymentQuery{{Filter: f, Order: o, Page: p}})
-					if err != nil {
-						return shipgraph.Page[*shipgraph.Deployment]{}, err
-					}
-					return pages[0], nil
-				}
+				pager := onePager(fetch, func(p shipgraph.PageArgs) shipgraph.DeploymentQuery {
+					return shipgraph.DeploymentQuery{Filter: f, Order: o, Page: p}
+				})
 				wantIDs := deploymentIDs(sortDeployments(want, o))
 				requireIDs(t, "root forward "+orderName(o), deploymentIDs(walkForward(t, 2, pager, deploymentCursor(o))), wantIDs)
 				requireIDs(t, "root backward "+orderName(o), deploymentIDs(walkBackward(t, 3, pager, deploymentCursor(o))), wantIDs)

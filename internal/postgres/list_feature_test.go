@@ -116,14 +116,10 @@ func TestListFeaturesPagination(t *testing.T) {
 		want := featureIDs(sortFeatures(all, createdAsc))
 		page := try(s.ListFeatures(t.Context(), shipgraph.FeatureQuery{Filter: filter, Order: createdAsc, Page: shipgraph.PageArgs{First: 7}})).must(t)
 		requireIDs(t, "first 7", featureIDs(page.Items), want)
-		if page.HasNextPage || page.HasPreviousPage {
-			t.Errorf("hasNext %v, hasPrev %v; want false, false", page.HasNextPage, page.HasPreviousPage)
-		}
+		requirePageFlags(t, "", page, false, false)
 		page = try(s.ListFeatures(t.Context(), shipgraph.FeatureQuery{Filter: filter, Order: createdAsc, Page: shipgraph.PageArgs{First: 6}})).must(t)
 		requireIDs(t, "first 6", featureIDs(page.Items), want[:6])
-		if !page.HasNextPage || page.HasPreviousPage {
-			t.Errorf("first 6 of 7: hasNext %v, hasPrev %v; want true, false", page.HasNextPage, page.HasPreviousPage)
-		}
+		requirePageFlags(t, "first 6 of 7", page, true, false)
 	})
 
 	t.Run("exactly one page: last n of n has no previous page", func(t *testing.T) {
@@ -131,14 +127,10 @@ func TestListFeaturesPagination(t *testing.T) {
 		want := featureIDs(sortFeatures(all, createdAsc))
 		page := try(s.ListFeatures(t.Context(), shipgraph.FeatureQuery{Filter: filter, Order: createdAsc, Page: shipgraph.PageArgs{Last: 7}})).must(t)
 		requireIDs(t, "last 7", featureIDs(page.Items), want)
-		if page.HasNextPage || page.HasPreviousPage {
-			t.Errorf("hasNext %v, hasPrev %v; want false, false", page.HasNextPage, page.HasPreviousPage)
-		}
+		requirePageFlags(t, "", page, false, false)
 		page = try(s.ListFeatures(t.Context(), shipgraph.FeatureQuery{Filter: filter, Order: createdAsc, Page: shipgraph.PageArgs{Last: 6}})).must(t)
 		requireIDs(t, "last 6", featureIDs(page.Items), want[1:])
-		if page.HasNextPage || !page.HasPreviousPage {
-			t.Errorf("last 6 of 7: hasNext %v, hasPrev %v; want false, true", page.HasNextPage, page.HasPreviousPage)
-		}
+		requirePageFlags(t, "last 6 of 7", page, false, true)
 	})
 
 	t.Run("without first or last returns the default page size", func(t *testing.T) {
@@ -188,9 +180,7 @@ func TestListFeaturesCursorOfDeletedRow(t *testing.T) {
 
 			next := try(s.ListFeatures(t.Context(), shipgraph.FeatureQuery{Filter: filter, Order: o, Page: shipgraph.PageArgs{First: 10, After: cursor}})).must(t)
 			requireIDs(t, "after the deleted row", featureIDs(next.Items), featureIDs(sorted[3:]))
-			if next.HasNextPage || !next.HasPreviousPage {
-				t.Errorf("hasNext %v, hasPrev %v; want false, true", next.HasNextPage, next.HasPreviousPage)
-			}
+			requirePageFlags(t, "", next, false, true)
 			prev := try(s.ListFeatures(t.Context(), shipgraph.FeatureQuery{Filter: filter, Order: o, Page: shipgraph.PageArgs{Last: 10, Before: cursor}})).must(t)
 			requireIDs(t, "before the deleted row", featureIDs(prev.Items), featureIDs(sorted[:2]))
 		})

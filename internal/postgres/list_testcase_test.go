@@ -119,9 +119,7 @@ func TestListTestCases(t *testing.T) {
 		}
 		for i, e := range expect {
 			requireIDs(t, "query "+itoa(i), testCaseIDs(pages[i].Items), e.ids)
-			if pages[i].HasNextPage != e.next || pages[i].HasPreviousPage != e.previous {
-				t.Errorf("query %d: hasNext %v, hasPrev %v; want %v, %v", i, pages[i].HasNextPage, pages[i].HasPreviousPage, e.next, e.previous)
-			}
+			requirePageFlags(t, "query "+itoa(i), pages[i], e.next, e.previous)
 			for _, tc := range pages[i].Items {
 				if tc.FeatureID != qs[i].FeatureID {
 					t.Errorf("query %d for feature %d got test case %d of feature %d", i, qs[i].FeatureID, tc.ID, tc.FeatureID)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/shipgraph/shipgraph/internal/pgtest"
@@ -84,6 +85,38 @@ func noErr(t *testing.T, err error) {
 	if err != nil {
 		t.Fatalf("unexpected error: %v", err)
 	}
+}
+
+// oneWins runs write(0) and write(1) at once, released together so that they
+// really overlap, both expecting the row's version 1. Exactly one must win
+// and the other fail as a CONFLICT on expectedVersion; it returns the
+// winner's index.
+func oneWins(t *testing.T, round int, write func(i int) error) int {
+	t.Helper()
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Go(func() {
+			<-start
+			errs[i] = write(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner, ok := -1, 0
+	for i, err := range errs {
+		if err == nil {
+			winner = i
+			ok++
+			continue
+		}
+		requireError(t, err, shipgraph.CodeConflict, "expectedVersion")
+	}
+	if ok != 1 {
+		t.Fatalf("round %d: %d writes succeeded, want exactly 1 (errors %v)", round, ok, errs)
+	}
+	return winner
 }
 
 // --- fixtures ---------------------------------------------------------------
@@ -248,6 +281,19 @@ func eventIDs(es []*shipgraph.DeploymentEvent) []int64 {
 	return idsOf(es, func(e *shipgraph.DeploymentEvent) int64 { return e.ID })
 }
 
+// requirePageFlags checks a page's hasNextPage and hasPreviousPage; what,
+// when not empty, names the page in the message.
+func requirePageFlags[T any](t *testing.T, what string, page shipgraph.Page[T], next, prev bool) {
+	t.Helper()
+	if page.HasNextPage == next && page.HasPreviousPage == prev {
+		return
+	}
+	if what != "" {
+		what += ": "
+	}
+	t.Errorf("%shasNext %v, hasPrev %v; want %v, %v", what, page.HasNextPage, page.HasPreviousPage, next, prev)
+}
+
 func requireIDs(t *testing.T, what string, got, want []int64) {
 	t.Helper()
 	if !slices.Equal(got, want) {
@@ -299,7 +345,7 @@ func walkForward[T any](t *testing.T, size int, fetch fetchPage[T], cursor func(
 		if err != nil {
 			t.Fatalf("page %d (first %d after %q): %v", i, size, after, err)
 		}
-		checkForwardPage(t, i, size, after, page)
+		checkPage(t, i, size, after, page, false)
 		out = append(out, page.Items...)
 		if !page.HasNextPage {
 			return out
@@ -310,22 +356,33 @@ func walkForward[T any](t *testing.T, size int, fetch fetchPage[T], cursor func(
 	return nil
 }
 
-func checkForwardPage[T any](t *testing.T, i, size int, after string, page shipgraph.Page[T]) {
+// checkPage checks the pageInfo of page i of a walk: forward, asked for with
+// first size after cursor; backward, with last size before cursor. The two
+// directions mirror each other, so one set of checks serves both with the
+// names swapped.
+func checkPage[T any](t *testing.T, i, size int, cursor string, page shipgraph.Page[T], backward bool) {
 	t.Helper()
+	ask, arg := "first", "after"
+	// onward: more pages in the walk's direction; behind: pages it came from.
+	onward, onName, behind, beName := page.HasNextPage, "hasNextPage", page.HasPreviousPage, "hasPreviousPage"
+	if backward {
+		ask, arg = "last", "before"
+		onward, onName, behind, beName = behind, beName, onward, onName
+	}
 	if page.Items == nil {
 		t.Fatalf("page %d: Items is nil, want an empty slice at least", i)
 	}
 	if len(page.Items) > size {
-		t.Fatalf("page %d: %d items, asked for first %d", i, len(page.Items), size)
+		t.Fatalf("page %d: %d items, asked for %s %d", i, len(page.Items), ask, size)
 	}
-	if page.HasNextPage && len(page.Items) != size {
-		t.Fatalf("page %d: hasNextPage with %d items, want a full page of %d", i, len(page.Items), size)
+	if onward && len(page.Items) != size {
+		t.Fatalf("page %d: %s with %d items, want a full page of %d", i, onName, len(page.Items), size)
 	}
 	if i > 0 && len(page.Items) == 0 {
-		t.Fatalf("page %d: empty page after a page that claimed hasNextPage", i)
+		t.Fatalf("page %d: empty page after a page that claimed %s", i, onName)
 	}
-	if page.HasPreviousPage != (after != "") {
-		t.Fatalf("page %d: hasPreviousPage = %v with after %q", i, page.HasPreviousPage, after)
+	if behind != (cursor != "") {
+		t.Fatalf("page %d: %s = %v with %s %q", i, beName, behind, arg, cursor)
 	}
 }
 
@@ -340,7 +397,7 @@ func walkBackward[T any](t *testing.T, size int, fetch fetchPage[T], cursor func
 		if err != nil {
 			t.Fatalf("page %d (last %d before %q): %v", i, size, before, err)
 		}
-		checkBackwardPage(t, i, size, before, page)
+		checkPage(t, i, size, before, page, true)
 		out = append(slices.Clone(page.Items), out...)
 		if !page.HasPreviousPage {
 			return out
@@ -351,22 +408,15 @@ func walkBackward[T any](t *testing.T, size int, fetch fetchPage[T], cursor func
 	return nil
 }
 
-func checkBackwardPage[T any](t *testing.T, i, size int, before string, page shipgraph.Page[T]) {
-	t.Helper()
-	if page.Items == nil {
-		t.Fatalf("page %d: Items is nil, want an empty slice at least", i)
-	}
-	if len(page.Items) > size {
-		t.Fatalf("page %d: %d items, asked for last %d", i, len(page.Items), size)
-	}
-	if page.HasPreviousPage && len(page.Items) != size {
-		t.Fatalf("page %d: hasPreviousPage with %d items, want a full page of %d", i, len(page.Items), size)
-	}
-	if i > 0 && len(page.Items) == 0 {
-		t.Fatalf("page %d: empty page after a page that claimed hasPreviousPage", i)
-	}
-	if page.HasNextPage != (before != "") {
-		t.Fatalf("page %d: hasNextPage = %v with before %q", i, page.HasNextPage, before)
+// onePager pages through a single query of a batch listing, the query for
+// each page made by query, so that walkForward and walkBackward can drive it.
+func onePager[Q any, T any](fetch func(qs []Q) ([]shipgraph.Page[T], error), query func(p shipgraph.PageArgs) Q) fetchPage[T] {
+	return func(p shipgraph.PageArgs) (shipgraph.Page[T], error) {
+		pages, err := fetch([]Q{query(p)})
+		if err != nil {
+			return shipgraph.Page[T]{}, err
+		}
+		return pages[0], nil
 	}
 }
 
@@ -409,8 +459,8 @@ func walkBatch[Q any, T any](t *testing.T, parents []int64, size int, backward b
 		}
 		for j, i := range open {
 			page := pages[j]
+			checkPage(t, rounds[i], size, cursors[i], page, backward)
 			if backward {
-				checkBackwardPage(t, rounds[i], size, cursors[i], page)
 				out[i] = append(slices.Clone(page.Items), out[i]...)
 				if !page.HasPreviousPage {
 					done[i] = true
@@ -418,7 +468,6 @@ func walkBatch[Q any, T any](t *testing.T, parents []int64, size int, backward b
 					cursors[i] = cursor(page.Items[0])
 				}
 			} else {
-				checkForwardPage(t, rounds[i], size, cursors[i], page)
 				out[i] = append(out[i], page.Items...)
 				if !page.HasNextPage {
 					done[i] = true

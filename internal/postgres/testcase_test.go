@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
@@ -166,28 +165,10 @@ func TestUpdateTestCase(t *testing.T) {
 		f := newFeature(t, s)
 		for round := 0; round < 10; round++ {
 			tc := createTestCase(t, s, f.ID, "raced")
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			errs := make([]error, 2)
-			for i := range 2 {
-				wg.Go(func() {
-					<-start
-					_, errs[i] = s.UpdateTestCase(t.Context(), shipgraph.TestCaseUpdate{ID: tc.ID, Title: ptr("writer " + itoa(i)), ExpectedVersion: ptr(1)})
-				})
-			}
-			close(start)
-			wg.Wait()
-			ok := 0
-			for _, err := range errs {
-				if err == nil {
-					ok++
-					continue
-				}
-				requireError(t, err, shipgraph.CodeConflict, "expectedVersion")
-			}
-			if ok != 1 {
-				t.Fatalf("round %d: %d updates succeeded, want exactly 1 (errors %v)", round, ok, errs)
-			}
+			oneWins(t, round, func(i int) error {
+				_, err := s.UpdateTestCase(t.Context(), shipgraph.TestCaseUpdate{ID: tc.ID, Title: ptr("writer " + itoa(i)), ExpectedVersion: ptr(1)})
+				return err
+			})
 			if got := try(s.TestCasesByID(t.Context(), []int64{tc.ID})).must(t)[0]; got.Version != 2 {
 				t.Fatalf("round %d: version %d, want 2", round, got.Version)
 			}
