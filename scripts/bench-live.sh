@@ -81,44 +81,17 @@ LOAD_PID=''
 QUEUE_TOUCHED=''
 KEEP_WORK=${BENCH_KEEP:-}
 
-# Stop one process we started: SIGTERM, ten seconds' grace, then SIGKILL.
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
+# stop_pid and the EXIT trap that stops SERVER_PID and LOAD_PID.
+source scripts/bench-lib.sh
 
-# shellcheck disable=SC2317 # (called by the EXIT trap)
-cleanup() {
-    local status=$?
-    if [[ -n $LOAD_PID ]]; then
-        stop_pid "$LOAD_PID"
-        LOAD_PID=''
-    fi
-    if [[ -n $SERVER_PID ]]; then
-        stop_pid "$SERVER_PID"
-        SERVER_PID=''
-    fi
+# shellcheck disable=SC2317 # (called by cleanup)
+on_cleanup() {
     if [[ -n $QUEUE_TOUCHED && -x ${TOOL:-} ]]; then
         # The subscription phase pauses the deployment queue; never leave
         # it paused (the tool resumes it itself unless it was killed).
         timeout 15 "$TOOL" queue resume 2>/dev/null || true
     fi
-    if ((status != 0)) || [[ -n $KEEP_WORK ]]; then
-        say "logs kept in $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # ------------------------------------------------------------- build ----
 

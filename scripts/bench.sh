@@ -66,38 +66,8 @@ SERVER_PID=''
 LOAD_PID=''
 KEEP_WORK=${BENCH_KEEP:-}
 
-# Stop one process we started: SIGTERM, a few seconds' grace, then SIGKILL.
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local status=$?
-    if [[ -n $LOAD_PID ]]; then
-        stop_pid "$LOAD_PID"
-        LOAD_PID=''
-    fi
-    if [[ -n $SERVER_PID ]]; then
-        stop_pid "$SERVER_PID"
-        SERVER_PID=''
-    fi
-    if ((status != 0)) || [[ -n $KEEP_WORK ]]; then
-        say "logs kept in $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# stop_pid and the EXIT trap that stops SERVER_PID and LOAD_PID.
+source scripts/bench-lib.sh
 
 # ------------------------------------------------------------- build ----
 

@@ -90,3 +90,29 @@ func Alive(pid int) bool {
 	}
 	return true
 }
+
+// The freeport and dburl commands of both tools are one command each: the
+// scripts call them the same way, so only the usage line names the tool.
+
+// PrintFreePort prints FreePort's port (the freeport command).
+func PrintFreePort() error {
+	port, err := FreePort()
+	if err == nil {
+		fmt.Println(port)
+	}
+	return err
+}
+
+// PrintDatabaseURL prints DatabaseURL(URL, NAME) for args URL NAME (the
+// dburl command of the tool named tool).
+func PrintDatabaseURL(tool string, args []string) error {
+	if len(args) != 2 {
+		return fmt.Errorf("usage: %s dburl URL NAME", tool)
+	}
+	u, err := DatabaseURL(args[0], args[1])
+	if err != nil {
+		return fmt.Errorf("dburl: %w", err)
+	}
+	fmt.Println(u)
+	return nil
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shipgraph/shipgraph/internal/bench"
+	"github.com/shipgraph/shipgraph/internal/bench/loadgen"
 )
 
 func TestSummarize(t *testing.T) {
@@ -26,7 +27,7 @@ func TestSummarize(t *testing.T) {
 	if got := Summarize(nil); got.N != 0 {
 		t.Fatalf("empty: %+v", got)
 	}
-	if p := Percentile([]time.Duration{7}, 99.9); p != 7 {
+	if p := loadgen.Percentile([]time.Duration{7}, 99.9); p != 7 {
 		t.Fatalf("one value: %v", p)
 	}
 }

@@ -1,9 +1,10 @@
 package live
 
 import (
-	"math"
 	"slices"
 	"time"
+
+	"github.com/shipgraph/shipgraph/internal/bench/loadgen"
 )
 
 // Dist summarises a set of durations, in milliseconds.
@@ -18,8 +19,9 @@ type Dist struct {
 	Min  float64 `json:"min_ms"`
 }
 
-// Summarize sorts ds in place and summarises it; percentiles are by the
-// nearest-rank method (the smallest value with at least p% at or below it).
+// Summarize sorts ds in place and summarises it; percentiles are
+// loadgen.Percentile's (nearest rank), so that both benchmarks report the
+// same statistic.
 func Summarize(ds []time.Duration) Dist {
 	if len(ds) == 0 {
 		return Dist{}
@@ -32,23 +34,13 @@ func Summarize(ds []time.Duration) Dist {
 	return Dist{
 		N:    len(ds),
 		Mean: ms(sum / time.Duration(len(ds))),
-		P50:  ms(Percentile(ds, 50)),
-		P90:  ms(Percentile(ds, 90)),
-		P99:  ms(Percentile(ds, 99)),
-		P999: ms(Percentile(ds, 99.9)),
+		P50:  ms(loadgen.Percentile(ds, 50)),
+		P90:  ms(loadgen.Percentile(ds, 90)),
+		P99:  ms(loadgen.Percentile(ds, 99)),
+		P999: ms(loadgen.Percentile(ds, 99.9)),
 		Max:  ms(ds[len(ds)-1]),
 		Min:  ms(ds[0]),
 	}
-}
-
-// Percentile returns the p-th percentile (0 < p <= 100) of sorted.
-func Percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	rank = max(1, min(rank, len(sorted)))
-	return sorted[rank-1]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -52,11 +52,11 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "freeport":
-		err = freeport()
+		err = bench.PrintFreePort()
 	case "cpus":
 		err = cpus()
 	case "dburl":
-		err = dburl(args)
+		err = bench.PrintDatabaseURL("benchtool", args)
 	case "wait":
 		err = wait(ctx, args)
 	case "check":
@@ -80,14 +80,6 @@ func main() {
 func fatalf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "benchtool: "+format+"\n", a...)
 	os.Exit(1)
-}
-
-func freeport() error {
-	port, err := bench.FreePort()
-	if err == nil {
-		fmt.Println(port)
-	}
-	return err
 }
 
 // cpus prints the CPUs the process may run on (its affinity, inherited by
@@ -122,18 +114,6 @@ func cpus() error {
 		return nil
 	}
 	return errors.New("no Cpus_allowed_list in /proc/self/status")
-}
-
-func dburl(args []string) error {
-	if len(args) != 2 {
-		return errors.New("usage: benchtool dburl URL NAME")
-	}
-	u, err := bench.DatabaseURL(args[0], args[1])
-	if err != nil {
-		return fmt.Errorf("dburl: %w", err)
-	}
-	fmt.Println(u)
-	return nil
 }
 
 func wait(ctx context.Context, args []string) error {

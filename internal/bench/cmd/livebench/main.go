@@ -44,9 +44,9 @@ func main() {
 	args := os.Args[2:]
 	switch os.Args[1] {
 	case "freeport":
-		err = freeport()
+		err = bench.PrintFreePort()
 	case "dburl":
-		err = dburl(args)
+		err = bench.PrintDatabaseURL("livebench", args)
 	case "wait":
 		err = wait(ctx, args)
 	case "deploys":
@@ -71,26 +71,6 @@ func main() {
 func fatalf(format string, a ...any) {
 	fmt.Fprintf(os.Stderr, "livebench: "+format+"\n", a...)
 	os.Exit(1)
-}
-
-func freeport() error {
-	port, err := bench.FreePort()
-	if err == nil {
-		fmt.Println(port)
-	}
-	return err
-}
-
-func dburl(args []string) error {
-	if len(args) != 2 {
-		return errors.New("usage: livebench dburl URL NAME")
-	}
-	u, err := bench.DatabaseURL(args[0], args[1])
-	if err != nil {
-		return fmt.Errorf("dburl: %w", err)
-	}
-	fmt.Println(u)
-	return nil
 }
 
 func wait(ctx context.Context, args []string) error {
