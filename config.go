@@ -35,6 +35,7 @@ type config struct {
 	AutoMigrate     bool          // SHIPGRAPH_AUTO_MIGRATE: serve applies pending migrations
 	ShutdownTimeout time.Duration // SHIPGRAPH_SHUTDOWN_TIMEOUT
 	LoaderWait      time.Duration // SHIPGRAPH_LOADER_WAIT: batch window of the dataloaders
+	FastQueries     bool          // SHIPGRAPH_FAST_QUERIES: queries run on internal/queryexec
 	MaxBodyBytes    int64         // SHIPGRAPH_MAX_BODY_BYTES
 	PprofAddr       string        // SHIPGRAPH_PPROF_ADDR: profiler listener, off when empty
 	MetricsAddr     string        // SHIPGRAPH_METRICS_ADDR: /metrics on a listener of its own; on the API's when empty
@@ -166,6 +167,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	parse("SHIPGRAPH_DB_CONNECT_TIMEOUT", "5s", duration(&c.DBConnTimeout))
 	parse("SHIPGRAPH_SHUTDOWN_TIMEOUT", "15s", duration(&c.ShutdownTimeout))
 	parse("SHIPGRAPH_LOADER_WAIT", "500us", duration(&c.LoaderWait))
+	parse("SHIPGRAPH_FAST_QUERIES", "true", func(s string) (e error) { c.FastQueries, e = strconv.ParseBool(s); return e })
 	parse("SHIPGRAPH_AUTO_MIGRATE", "true", func(s string) (e error) { c.AutoMigrate, e = strconv.ParseBool(s); return e })
 	parse("SHIPGRAPH_MAX_BODY_BYTES", "1048576", func(s string) (e error) { c.MaxBodyBytes, e = strconv.ParseInt(s, 10, 64); return e })
 	parse("SHIPGRAPH_CORS_ORIGINS", "", func(s string) (e error) { c.CORSOrigins, e = browser.ParseOrigins(s); return e })

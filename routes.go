@@ -33,6 +33,7 @@ import (
 	"github.com/shipgraph/shipgraph/internal/live"
 	"github.com/shipgraph/shipgraph/internal/metrics"
 	"github.com/shipgraph/shipgraph/internal/persisted"
+	"github.com/shipgraph/shipgraph/internal/queryexec"
 	"github.com/shipgraph/shipgraph/internal/postgres"
 	"github.com/shipgraph/shipgraph/internal/ratelimit"
 	"github.com/shipgraph/shipgraph/internal/redis"
@@ -143,10 +144,22 @@ func graphQLHandler(d serverDeps) http.Handler {
 	if d.Hub == nil {
 		d.Hub = &live.Hub{Bus: d.Bus, Log: d.Store, Refill: d.Config.LiveRefill}
 	}
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{
+	cfg := graph.Config{
 		Resolvers:  &resolvers.Resolver{Store: d.Store, Bus: d.Bus, Hub: d.Hub},
 		Directives: graph.DirectiveRoot{HasRole: auth.HasRole},
-	}))
+	}
+	var schema graphql.ExecutableSchema = graph.NewExecutableSchema(cfg)
+	if d.Config.FastQueries {
+		// Queries run on queryexec, which answers them with the same
+		// resolvers without gqlgen's per-field cost; everything else, and
+		// any query that fails, on gqlgen's generated executor.
+		fast := queryexec.New(schema, cfg.Resolvers, cfg.Directives)
+		if d.Tracing.Enabled() {
+			fast.Resolve = d.Tracing.GraphQL().(tracing.GraphQL).Resolve
+		}
+		schema = fast
+	}
+	srv := handler.New(schema)
 	conns := &limits.Connections{Max: d.Config.Limits.MaxConnections}
 	wsInit, wsClose := countWebSockets(d.Metrics, websocketInit(d.Auth, conns), releaseConnection)
 	// Transports match in the order they are added: the event stream and

@@ -34,12 +34,18 @@ func (k Kind) valid() bool {
 // is built in stack buffers: one allocation, the string itself, where
 // EncodeToString of the joined text took two.
 func EncodeID(k Kind, id int64) string {
+	var enc [64]byte // base64 of "DeploymentEvent:" and 19 digits
+	return string(AppendID(enc[:0], k, id))
+}
+
+// AppendID appends the global ID of a node to b, as EncodeID returns it:
+// a response writer needs no string at all.
+func AppendID(b []byte, k Kind, id int64) []byte {
 	var raw [48]byte // "DeploymentEvent:" and 19 digits fit
-	b := append(raw[:0], k...)
-	b = append(b, ':')
-	b = strconv.AppendInt(b, id, 10)
-	var enc [64]byte // base64 of 48 bytes
-	return string(base64.RawURLEncoding.AppendEncode(enc[:0], b))
+	r := append(raw[:0], k...)
+	r = append(r, ':')
+	r = strconv.AppendInt(r, id, 10)
+	return base64.RawURLEncoding.AppendEncode(b, r)
 }
 
 // DecodeAnyID decodes a global ID of any kind. field names the argument in

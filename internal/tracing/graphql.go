@@ -92,11 +92,21 @@ func (g GraphQL) InterceptField(ctx context.Context, next graphql.Resolver) (any
 	if fc == nil || !fc.IsResolver {
 		return next(ctx)
 	}
-	ctx, span := g.Tracer.Start(ctx, fc.Object+"."+fc.Field.Name)
-	defer span.End()
+	ctx, end := g.Resolve(ctx, fc.Object, fc.Field.Name)
 	res, err := next(ctx)
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
-	}
+	end(err)
 	return res, err
+}
+
+// Resolve starts the span of a resolver call of object's field, for an
+// executor that runs resolvers without gqlgen's field interceptors (see
+// internal/queryexec); end ends it with the resolver's error.
+func (g GraphQL) Resolve(ctx context.Context, object, field string) (_ context.Context, end func(error)) {
+	ctx, span := g.Tracer.Start(ctx, object+"."+field)
+	return ctx, func(err error) {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}
 }

@@ -1,0 +1,270 @@
+// Package queryexec executes GraphQL queries without gqlgen's per-field
+// machinery, and leaves everything else to gqlgen.
+//
+// Why: for a nested read, gqlgen's generated executor spends most of its
+// time on itself, not on the data. Every field gets a FieldContext, a
+// context value, closures and a boxed result; every list element gets a
+// goroutine; every object builds its response path for @defer. For the
+// 1,300-object query of make bench that was about 100,000 allocations and
+// six times the CPU of a hand-written pgx + encoding/json server (see
+// internal/bench/PROFILE.md). gqlgen has no setting that turns this off.
+//
+// Schema wraps gqlgen's executable schema. For a query whose every field it
+// knows (see bindings.go) it plans the operation once, with gqlgen's own
+// field collection (fragments, aliases, @skip/@include, variables), then
+// walks the plan over the data depth first and appends the JSON to one
+// buffer. It calls the same resolvers as gqlgen, with the same loaders,
+// so it reads the same rows with the same statements: relations batch by
+// siblings (see package loaders), which needs no concurrency.
+//
+// It answers only what succeeds. Anything it does not know (mutations,
+// subscriptions, introspection, @defer, a field without a binding) goes to
+// gqlgen before it starts; any error while it runs (a resolver error, a
+// missing role, a null where the schema allows none, a panic) throws its
+// work away and lets gqlgen answer the whole operation, so that error
+// messages, paths and null propagation stay gqlgen's. Both read through
+// the response's loaders, so gqlgen's second pass finds most of the rows
+// already loaded.
+package queryexec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/shipgraph/shipgraph/graph"
+	"github.com/shipgraph/shipgraph/internal/auth"
+)
+
+// Schema is a graphql.ExecutableSchema that executes queries itself and
+// passes everything else to the schema it wraps.
+type Schema struct {
+	// ExecutableSchema is gqlgen's generated schema, built from the same
+	// Resolvers and Directives.
+	graphql.ExecutableSchema
+	Resolvers  graph.ResolverRoot
+	Directives graph.DirectiveRoot
+	// Resolve, when set, wraps every resolver call, as a gqlgen field
+	// interceptor wraps the resolvers it runs: tracing's resolver spans.
+	// object and field name the schema field ("Feature", "builds").
+	Resolve func(ctx context.Context, object, field string) (context.Context, func(error))
+
+	// sizeHint is the size of the last answer: the next one's buffer
+	// starts that large instead of growing by doubling.
+	sizeHint atomic.Int64
+}
+
+// New wraps es, generated with the same resolvers and directives.
+func New(es graphql.ExecutableSchema, r graph.ResolverRoot, d graph.DirectiveRoot) *Schema {
+	return &Schema{ExecutableSchema: es, Resolvers: r, Directives: d}
+}
+
+var _ graphql.ExecutableSchema = (*Schema)(nil)
+
+// Exec implements graphql.ExecutableSchema.
+func (s *Schema) Exec(ctx context.Context) graphql.ResponseHandler {
+	opCtx := graphql.GetOperationContext(ctx)
+	if opCtx.Operation == nil || opCtx.Operation.Operation != ast.Query {
+		return s.ExecutableSchema.Exec(ctx)
+	}
+	pl := newPlanner(s.Schema(), opCtx)
+	root, ok := pl.plan("Query", opCtx.Operation.SelectionSet)
+	if !ok {
+		return s.ExecutableSchema.Exec(ctx)
+	}
+	var (
+		answered bool
+		fallback graphql.ResponseHandler
+	)
+	return func(ctx context.Context) *graphql.Response {
+		switch {
+		case fallback != nil:
+			return fallback(ctx) // gqlgen's own handler, until it is done
+		case answered:
+			return nil // a query has one response
+		}
+		answered = true
+		data, err := s.execute(ctx, root, pl.roles)
+		if err != nil {
+			fallback = s.ExecutableSchema.Exec(ctx)
+			return fallback(ctx)
+		}
+		return &graphql.Response{Data: data}
+	}
+}
+
+// errFallback stops execution where gqlgen must answer: a null the schema
+// does not allow, an object of a type the plan does not know.
+var errFallback = errors.New("queryexec: answered by gqlgen")
+
+// execute runs the plan of the query's root fields. Root fields run
+// concurrently, as in gqlgen, so that lookups by id batch across them
+// (the by-id loaders gather what is asked within a short window); below
+// the root, relations batch by siblings and are resolved in order.
+func (s *Schema) execute(ctx context.Context, root *plan, roles []role) (data []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("queryexec: panic: %v", p)
+		}
+	}()
+	for _, r := range roles {
+		if _, err := s.Directives.HasRole(ctx, nil, nothing, r); err != nil {
+			return nil, err
+		}
+	}
+	e := &execution{s: s}
+	values, err := e.resolveRoot(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, s.sizeHint.Load()+512)
+	buf = append(buf, '{')
+	for i, f := range root.fields {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, f.key...)
+		if f.typename != "" {
+			buf = appendString(buf, f.typename)
+			continue
+		}
+		if buf, err = e.value(ctx, buf, f, values[i]); err != nil {
+			return nil, err
+		}
+	}
+	buf = append(buf, '}')
+	s.sizeHint.Store(int64(len(buf)))
+	return buf, nil
+}
+
+// nothing is the resolver behind a directive that is only asked whether
+// the field may run.
+func nothing(context.Context) (any, error) { return nil, nil }
+
+// execution is one run of a plan.
+type execution struct {
+	s *Schema
+}
+
+// resolveRoot resolves the root fields, concurrently when there are
+// several.
+func (e *execution) resolveRoot(ctx context.Context, root *plan) ([]any, error) {
+	values := make([]any, len(root.fields))
+	resolvers := 0
+	for _, f := range root.fields {
+		if f.resolve != nil {
+			resolvers++
+		}
+	}
+	if resolvers <= 1 {
+		for i, f := range root.fields {
+			if f.resolve != nil {
+				v, err := e.resolve(ctx, root, f, nil)
+				if err != nil {
+					return nil, err
+				}
+				values[i] = v
+			}
+		}
+		return values, nil
+	}
+	errs := make([]error, len(root.fields))
+	var wg sync.WaitGroup
+	for i, f := range root.fields {
+		if f.resolve != nil {
+			wg.Go(func() { values[i], errs[i] = e.resolve(ctx, root, f, nil) })
+		}
+	}
+	wg.Wait()
+	return values, errors.Join(errs...)
+}
+
+// object appends obj's selected fields as a JSON object.
+func (e *execution) object(ctx context.Context, buf []byte, p *plan, obj any) ([]byte, error) {
+	buf = append(buf, '{')
+	var err error
+	for i, f := range p.fields {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, f.key...)
+		switch {
+		case f.typename != "":
+			buf = appendString(buf, f.typename)
+		case f.leaf != nil:
+			buf, err = f.leaf(buf, obj)
+		default:
+			var v any
+			if v, err = e.resolve(ctx, p, f, obj); err == nil {
+				buf, err = e.value(ctx, buf, f, v)
+			}
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return append(buf, '}'), nil
+}
+
+// resolve returns the value of an object-valued field of obj: an object,
+// nil, or a []any of them for a list.
+func (e *execution) resolve(ctx context.Context, p *plan, f *field, obj any) (any, error) {
+	if e.s.Resolve == nil || !f.resolver {
+		return f.resolve(ctx, e.s.Resolvers, obj, f.args)
+	}
+	ctx, end := e.s.Resolve(ctx, p.typeName, f.name)
+	v, err := f.resolve(ctx, e.s.Resolvers, obj, f.args)
+	end(err)
+	return v, err
+}
+
+// value appends the value of a resolved field.
+func (e *execution) value(ctx context.Context, buf []byte, f *field, v any) ([]byte, error) {
+	if f.scalar {
+		n, ok := v.(scalarInt)
+		if !ok {
+			return buf, errFallback
+		}
+		return appendInt(buf, int(n)), nil
+	}
+	if !f.list {
+		return e.element(ctx, buf, f, v, f.nullable)
+	}
+	items, _ := v.([]any)
+	buf = append(buf, '[')
+	var err error
+	for i, it := range items {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		if buf, err = e.element(ctx, buf, f, it, f.elemNullable); err != nil {
+			return buf, err
+		}
+	}
+	return append(buf, ']'), nil
+}
+
+// element appends one object, or null.
+func (e *execution) element(ctx context.Context, buf []byte, f *field, v any, nullable bool) ([]byte, error) {
+	if v == nil {
+		if !nullable {
+			return buf, errFallback
+		}
+		return append(buf, "null"...), nil
+	}
+	p := f.child
+	if f.byType != nil {
+		if p = f.byType[typeOf(v)]; p == nil {
+			return buf, errFallback
+		}
+	}
+	return e.object(ctx, buf, p, v)
+}
+
+// role is the role a field's @hasRole asks for.
+type role = auth.Role
