@@ -23,6 +23,7 @@ const (
 // dataloader that gathers concurrent lookups into one statement.
 func byID[T any](ctx context.Context, l *Loaders, kind string, id int64, loader *dataloader.Loader[int64, *T]) (*T, error) {
 	l.sib.mu.Lock()
+	l.sib.indexLocked(kind)
 	cached, ok := l.sib.results[cacheKey{kind, id}]
 	l.sib.mu.Unlock()
 	if ok {

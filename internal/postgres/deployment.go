@@ -14,6 +14,14 @@ var deployments = table{
 		shipgraph.OrderCreatedAt: {"created_at", "timestamptz"},
 		shipgraph.OrderUpdatedAt: {"updated_at", "timestamptz"},
 	},
+	lean: func(u shipgraph.Unread) string {
+		if !u.DeploymentStages {
+			return ""
+		}
+		// stages is about 80% of a deployment row's bytes.
+		return "id, build_id, feature_id, environment, status, progress, NULL::jsonb AS stages, error, " +
+			"started_at, finished_at, version, created_at, updated_at"
+	},
 }
 
 var events = table{

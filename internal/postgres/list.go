@@ -56,12 +56,27 @@ type table struct {
 	name    string
 	columns string // the select list, matching the entity's db tags
 	sortBy  map[shipgraph.OrderField]sortKey
+	// lean, when set, returns the select list of a listing that may leave
+	// u's fields unread (empty values in their columns' places, so that
+	// the scan stays the same), or "" for columns.
+	lean func(u shipgraph.Unread) string
+}
+
+// selectList is the select list of a listing in ctx.
+func (t table) selectList(ctx context.Context) string {
+	if t.lean != nil {
+		if cols := t.lean(shipgraph.UnreadFrom(ctx)); cols != "" {
+			return cols
+		}
+	}
+	return t.columns
 }
 
 // listing is one page request over a table: of the whole table, or of each
 // of many parents at once.
 type listing struct {
 	t         table
+	columns   string  // the select list: t.selectList
 	parentCol string  // "" lists the whole table
 	parents   []int64 // used when parentCol is set
 	filter    func(a *sqlArgs) []string
@@ -126,8 +141,12 @@ func (l listing) sql() (string, sqlArgs, error) {
 	if l.order.Desc != l.page.Backward() {
 		dir = " DESC"
 	}
+	columns := l.columns
+	if columns == "" {
+		columns = l.t.columns
+	}
 	var b strings.Builder
-	b.WriteString("SELECT " + l.t.columns + " FROM " + l.t.name)
+	b.WriteString("SELECT " + columns + " FROM " + l.t.name)
 	if len(conds) > 0 {
 		b.WriteString(" WHERE " + strings.Join(conds, " AND "))
 	}
@@ -143,6 +162,7 @@ func (l listing) sql() (string, sqlArgs, error) {
 // list runs l and returns one page per parent, in l.parents order (one page
 // when l lists the whole table). parentOf reads a row's parent id.
 func list[T any](ctx context.Context, q querier, l listing, parentOf func(*T) int64) ([]shipgraph.Page[*T], error) {
+	l.columns = l.t.selectList(ctx)
 	query, args, err := l.sql()
 	if err != nil {
 		return nil, err

@@ -12,6 +12,12 @@ var testCases = table{
 	sortBy: map[shipgraph.OrderField]sortKey{
 		shipgraph.OrderCreatedAt: {"created_at", "timestamptz"},
 	},
+	lean: func(u shipgraph.Unread) string {
+		if !u.TestCaseText {
+			return ""
+		}
+		return "id, feature_id, title, '' AS steps, '' AS expected_result, status, version, created_at, updated_at"
+	},
 }
 
 // CreateTestCase inserts a test case; a missing feature is reported on

@@ -8,6 +8,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/shipgraph/shipgraph/graph"
+	"github.com/shipgraph/shipgraph/internal/shipgraph"
 )
 
 // plan is what an operation selects on objects of one type: the fields in
@@ -47,10 +48,12 @@ type planner struct {
 	// roles are the roles the planned fields' @hasRole ask for; all are
 	// checked before anything runs.
 	roles []role
+	// used holds every "Type.field" planned.
+	used map[string]bool
 }
 
 func newPlanner(s *ast.Schema, opCtx *graphql.OperationContext) *planner {
-	return &planner{schema: s, opCtx: opCtx}
+	return &planner{schema: s, opCtx: opCtx, used: map[string]bool{}}
 }
 
 // plan returns the plan of sel on objects of type typeName, or false when
@@ -74,6 +77,7 @@ func (pl *planner) plan(typeName string, sel ast.SelectionSet) (*plan, bool) {
 			p.fields = append(p.fields, f)
 			continue
 		}
+		pl.used[typeName+"."+cf.Name] = true
 		fd := def.Fields.ForName(cf.Name)
 		b, ok := bindings[cf.Name]
 		if fd == nil || !ok || !pl.directives(fd) {
@@ -152,4 +156,14 @@ func (pl *planner) directives(fd *ast.FieldDefinition) bool {
 func isLeafType(s *ast.Schema, name string) bool {
 	def := s.Types[name]
 	return def != nil && (def.Kind == ast.Scalar || def.Kind == ast.Enum)
+}
+
+// unread is what the operation's listings may leave unread: the large
+// fields no plan asks for.
+func (pl *planner) unread() shipgraph.Unread {
+	return shipgraph.Unread{
+		FeatureDescription: !pl.used["Feature.description"],
+		TestCaseText:       !pl.used["TestCase.steps"] && !pl.used["TestCase.expectedResult"],
+		DeploymentStages:   !pl.used["Deployment.stages"],
+	}
 }

@@ -39,6 +39,7 @@ import (
 
 	"github.com/shipgraph/shipgraph/graph"
 	"github.com/shipgraph/shipgraph/internal/auth"
+	"github.com/shipgraph/shipgraph/internal/shipgraph"
 )
 
 // Schema is a graphql.ExecutableSchema that executes queries itself and
@@ -89,7 +90,9 @@ func (s *Schema) Exec(ctx context.Context) graphql.ResponseHandler {
 			return nil // a query has one response
 		}
 		answered = true
-		data, err := s.execute(ctx, root, pl.roles)
+		// The whole operation is planned: what it never asks for need not
+		// be read. (gqlgen, if it takes over, asks for the same fields.)
+		data, err := s.execute(shipgraph.WithUnread(ctx, pl.unread()), root, pl.roles)
 		if err != nil {
 			fallback = s.ExecutableSchema.Exec(ctx)
 			return fallback(ctx)

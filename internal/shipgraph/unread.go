@@ -1,0 +1,34 @@
+package shipgraph
+
+import "context"
+
+// Unread names the large text fields of listed entities that a read may
+// leave empty, because the operation that reads asks for none of them. A
+// nested read of 500 deployments otherwise reads half a megabyte of stage
+// JSON nobody asked for: a GraphQL-to-SQL compiler selects only the
+// columns asked for, and this is that saving where it matters.
+//
+// It applies to listings only (pages of a relation or of a root list),
+// whose entities live as long as one response; lookups by id, which the
+// entity cache keeps, always read whole rows.
+type Unread struct {
+	FeatureDescription bool // Feature.Description
+	TestCaseText       bool // TestCase.Steps and TestCase.ExpectedResult
+	DeploymentStages   bool // Deployment.StagesJSON
+}
+
+type unreadKey struct{}
+
+// WithUnread returns ctx whose listings may leave u's fields empty.
+func WithUnread(ctx context.Context, u Unread) context.Context {
+	if u == (Unread{}) {
+		return ctx
+	}
+	return context.WithValue(ctx, unreadKey{}, u)
+}
+
+// UnreadFrom returns what listings in ctx may leave unread.
+func UnreadFrom(ctx context.Context) Unread {
+	u, _ := ctx.Value(unreadKey{}).(Unread)
+	return u
+}
