@@ -24,10 +24,10 @@ const (
 func byID[T any](ctx context.Context, l *Loaders, kind string, id int64, loader *dataloader.Loader[int64, *T]) (*T, error) {
 	l.sib.mu.Lock()
 	l.sib.indexLocked(kind)
-	cached, ok := l.sib.results[cacheKey{kind, id}]
+	cached, ok := resultsOf[int64, *T](l.sib, kind)[id]
 	l.sib.mu.Unlock()
 	if ok {
-		return cached.(*T), nil
+		return cached, nil
 	}
 	return loader.Load(ctx, id)()
 }

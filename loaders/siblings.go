@@ -26,12 +26,6 @@ type group struct {
 	first  any
 }
 
-// cacheKey names one parent's result of a relation.
-type cacheKey struct {
-	kind string
-	key  any
-}
-
 // call is a group load in flight; waiters block on done.
 type call struct {
 	done chan struct{}
@@ -42,7 +36,10 @@ type call struct {
 type siblings struct {
 	mu       sync.Mutex
 	families map[any]*family // member pointer → its family
-	results  map[cacheKey]any
+	// results holds, by kind, a map[K]R from a parent's key to its
+	// result (see resultsOf): typed, so that a key (a query of a hundred
+	// bytes) is neither boxed nor hashed as an interface on every lookup.
+	results map[string]any
 	// unindexed holds, by kind, entities remember has not put in results
 	// yet (see remember).
 	unindexed map[string][]func()
@@ -58,7 +55,7 @@ func newSiblings(onBatch func(string, int)) *siblings {
 	return &siblings{
 		onBatch:   onBatch,
 		families:  map[any]*family{rootParent: {members: []*struct{}{rootParent}}},
-		results:   map[cacheKey]any{},
+		results:   map[string]any{},
 		unindexed: map[string][]func(){},
 		calls:     map[group]*call{},
 	}
@@ -75,8 +72,9 @@ func remember[T any](s *siblings, kind string, items []*T, id func(*T) int64) {
 	}
 	s.mu.Lock()
 	s.unindexed[kind] = append(s.unindexed[kind], func() {
+		byID := resultsOf[int64, *T](s, kind)
 		for _, it := range items {
-			s.results[cacheKey{kind, id(it)}] = it
+			byID[id(it)] = it
 		}
 	})
 	s.mu.Unlock()
@@ -90,6 +88,21 @@ func (s *siblings) indexLocked(kind string) {
 			index()
 		}
 	}
+}
+
+// resultsOf returns the results of kind; s.mu is held. A kind has one
+// key and result type (entity kinds: int64 and *T).
+func resultsOf[K comparable, R any](s *siblings, kind string) map[K]R {
+	v, ok := s.results[kind]
+	if !ok {
+		m := map[K]R{}
+		s.results[kind] = m
+		return m
+	}
+	if m, ok := v.(map[K]R); ok {
+		return m
+	}
+	panic("loaders: " + kind + " used with two key or result types")
 }
 
 // adopt records that members were loaded together.
@@ -123,12 +136,12 @@ func familyOf[T any](s *siblings, parent *T) (*family, []*T) {
 func load[P any, K comparable, R any](ctx context.Context, s *siblings, kind string, parent *P,
 	key func(*P) K, fetch func(ctx context.Context, keys []K) ([]R, error)) (R, error) {
 	var zero R
-	own := cacheKey{kind, key(parent)}
+	own := key(parent)
 	s.mu.Lock()
 	s.indexLocked(kind)
-	if r, ok := s.results[own]; ok {
+	if r, ok := resultsOf[K, R](s, kind)[own]; ok {
 		s.mu.Unlock()
-		return r.(R), nil
+		return r, nil
 	}
 	s.mu.Unlock()
 
@@ -157,21 +170,21 @@ func load[P any, K comparable, R any](ctx context.Context, s *siblings, kind str
 	}
 	s.mu.Lock()
 	s.indexLocked(kind)
-	r, ok := s.results[own]
+	r, ok := resultsOf[K, R](s, kind)[own]
 	s.mu.Unlock()
 	if !ok {
 		// parent joined its family after the family's load ran; load
 		// it on its own.
-		rs, err := fetch(ctx, []K{own.key.(K)})
+		rs, err := fetch(ctx, []K{own})
 		if err != nil {
 			return zero, err
 		}
 		s.mu.Lock()
-		s.results[own] = rs[0]
+		resultsOf[K, R](s, kind)[own] = rs[0]
 		s.mu.Unlock()
 		return rs[0], nil
 	}
-	return r.(R), nil
+	return r, nil
 }
 
 // fetchAll loads kind for every member not answered yet, with one call.
@@ -181,9 +194,10 @@ func fetchAll[P any, K comparable, R any](ctx context.Context, s *siblings, kind
 	keys := make([]K, 0, len(members))
 	s.mu.Lock()
 	s.indexLocked(kind)
+	results := resultsOf[K, R](s, kind)
 	for _, m := range members {
 		k := key(m)
-		if _, done := s.results[cacheKey{kind, k}]; !done && !seen[k] {
+		if _, done := results[k]; !done && !seen[k] {
 			seen[k] = true
 			keys = append(keys, k)
 		}
@@ -200,8 +214,9 @@ func fetchAll[P any, K comparable, R any](ctx context.Context, s *siblings, kind
 		return err
 	}
 	s.mu.Lock()
+	results = resultsOf[K, R](s, kind)
 	for i, k := range keys {
-		s.results[cacheKey{kind, k}] = rs[i]
+		results[k] = rs[i]
 	}
 	s.mu.Unlock()
 	return nil
