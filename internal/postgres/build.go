@@ -12,6 +12,10 @@ import (
 var builds = table{
 	name:    "builds",
 	columns: "id, feature_id, number, commit_sha, branch, status, started_at, finished_at, version, created_at, updated_at",
+	omit: []omission{
+		{"started_at", "NULL::timestamptz", func(u shipgraph.Unread) bool { return u.BuildTimes }},
+		{"finished_at", "NULL::timestamptz", func(u shipgraph.Unread) bool { return u.BuildTimes }},
+	},
 	sortBy: map[shipgraph.OrderField]sortKey{
 		shipgraph.OrderCreatedAt: {"created_at", "timestamptz"},
 		shipgraph.OrderUpdatedAt: {"updated_at", "timestamptz"},

@@ -14,13 +14,12 @@ var deployments = table{
 		shipgraph.OrderCreatedAt: {"created_at", "timestamptz"},
 		shipgraph.OrderUpdatedAt: {"updated_at", "timestamptz"},
 	},
-	lean: func(u shipgraph.Unread) string {
-		if !u.DeploymentStages {
-			return ""
-		}
+	omit: []omission{
 		// stages is about 80% of a deployment row's bytes.
-		return "id, build_id, feature_id, environment, status, progress, NULL::jsonb AS stages, error, " +
-			"started_at, finished_at, version, created_at, updated_at"
+		{"stages", "NULL::jsonb", func(u shipgraph.Unread) bool { return u.DeploymentStages }},
+		{"error", "NULL::text", func(u shipgraph.Unread) bool { return u.DeploymentError }},
+		{"started_at", "NULL::timestamptz", func(u shipgraph.Unread) bool { return u.DeploymentTimes }},
+		{"finished_at", "NULL::timestamptz", func(u shipgraph.Unread) bool { return u.DeploymentTimes }},
 	},
 }
 

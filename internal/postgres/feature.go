@@ -18,11 +18,8 @@ var features = table{
 		shipgraph.OrderName:             {"name", "text"},
 		shipgraph.OrderComplexityPoints: {"complexity_points", "integer"},
 	},
-	lean: func(u shipgraph.Unread) string {
-		if !u.FeatureDescription {
-			return ""
-		}
-		return "id, name, '' AS description, complexity_points, status, version, created_at, updated_at"
+	omit: []omission{
+		{"description", "''", func(u shipgraph.Unread) bool { return u.FeatureDescription }},
 	},
 }
 

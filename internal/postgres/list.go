@@ -56,20 +56,33 @@ type table struct {
 	name    string
 	columns string // the select list, matching the entity's db tags
 	sortBy  map[shipgraph.OrderField]sortKey
-	// lean, when set, returns the select list of a listing that may leave
-	// u's fields unread (empty values in their columns' places, so that
-	// the scan stays the same), or "" for columns.
-	lean func(u shipgraph.Unread) string
+	// omit lists the columns a listing may leave unread (see
+	// shipgraph.Unread).
+	omit []omission
+}
+
+// omission is a column a listing may leave unread: placeholder, of the
+// column's type, is read in its place, so that the scan stays the same.
+type omission struct {
+	column, placeholder string
+	unread              func(shipgraph.Unread) bool
 }
 
 // selectList is the select list of a listing in ctx.
 func (t table) selectList(ctx context.Context) string {
-	if t.lean != nil {
-		if cols := t.lean(shipgraph.UnreadFrom(ctx)); cols != "" {
-			return cols
+	u := shipgraph.UnreadFrom(ctx)
+	if u == (shipgraph.Unread{}) || len(t.omit) == 0 {
+		return t.columns
+	}
+	cols := strings.Split(t.columns, ", ")
+	for i, c := range cols {
+		for _, o := range t.omit {
+			if c == o.column && o.unread(u) {
+				cols[i] = o.placeholder + " AS " + c
+			}
 		}
 	}
-	return t.columns
+	return strings.Join(cols, ", ")
 }
 
 // listing is one page request over a table: of the whole table, or of each

@@ -12,11 +12,9 @@ var testCases = table{
 	sortBy: map[shipgraph.OrderField]sortKey{
 		shipgraph.OrderCreatedAt: {"created_at", "timestamptz"},
 	},
-	lean: func(u shipgraph.Unread) string {
-		if !u.TestCaseText {
-			return ""
-		}
-		return "id, feature_id, title, '' AS steps, '' AS expected_result, status, version, created_at, updated_at"
+	omit: []omission{
+		{"steps", "''", func(u shipgraph.Unread) bool { return u.TestCaseText }},
+		{"expected_result", "''", func(u shipgraph.Unread) bool { return u.TestCaseText }},
 	},
 }
 

@@ -24,7 +24,8 @@ func TestListingsLeaveUnreadFieldsEmpty(t *testing.T) {
 	if _, err := s.UpdateFeature(ctx, shipgraph.FeatureUpdate{ID: d.FeatureID, Description: &description}); err != nil {
 		t.Fatal(err)
 	}
-	lean := shipgraph.WithUnread(ctx, shipgraph.Unread{FeatureDescription: true, TestCaseText: true, DeploymentStages: true})
+	lean := shipgraph.WithUnread(ctx, shipgraph.Unread{FeatureDescription: true, TestCaseText: true, BuildTimes: true,
+		DeploymentStages: true, DeploymentError: true, DeploymentTimes: true})
 
 	// same reports whether got is want with clear applied to a copy of it.
 	same := func(t *testing.T, got, want any, clear func(v reflect.Value)) {
@@ -37,18 +38,34 @@ func TestListingsLeaveUnreadFieldsEmpty(t *testing.T) {
 		}
 	}
 
-	t.Run("deployments without stages", func(t *testing.T) {
+	t.Run("deployments without stages, error and times", func(t *testing.T) {
 		q := []shipgraph.DeploymentQuery{{BuildID: d.BuildID, Order: shipgraph.Order{Field: shipgraph.OrderCreatedAt}}}
 		full := try(s.ListDeployments(ctx, q)).must(t)[0].Items[0]
 		got := try(s.ListDeployments(lean, q)).must(t)[0].Items[0]
-		if len(full.StagesJSON) == 0 {
-			t.Fatal("the whole row has no stages to leave out")
+		if len(full.StagesJSON) == 0 || full.StartedAt == nil {
+			t.Fatal("the whole row has no stages or start time to leave out")
 		}
-		same(t, got, full, func(v reflect.Value) { v.FieldByName("StagesJSON").SetZero() })
+		same(t, got, full, func(v reflect.Value) {
+			for _, f := range []string{"StagesJSON", "Error", "StartedAt", "FinishedAt"} {
+				v.FieldByName(f).SetZero()
+			}
+		})
 		byID := try(s.DeploymentsByID(lean, []int64{d.ID})).must(t)[0]
 		if !reflect.DeepEqual(byID, full) {
 			t.Errorf("a lookup by id left something out: %+v", byID)
 		}
+	})
+	t.Run("builds without times", func(t *testing.T) {
+		q := []shipgraph.BuildQuery{{FeatureID: d.FeatureID, Order: shipgraph.Order{Field: shipgraph.OrderCreatedAt}}}
+		full := try(s.ListBuilds(ctx, q)).must(t)[0].Items[0]
+		got := try(s.ListBuilds(lean, q)).must(t)[0].Items[0]
+		if full.StartedAt == nil || full.FinishedAt == nil {
+			t.Fatal("the whole row has no times to leave out")
+		}
+		same(t, got, full, func(v reflect.Value) {
+			v.FieldByName("StartedAt").SetZero()
+			v.FieldByName("FinishedAt").SetZero()
+		})
 	})
 	t.Run("test cases without steps and expected result", func(t *testing.T) {
 		q := []shipgraph.TestCaseQuery{{FeatureID: d.FeatureID}}

@@ -164,6 +164,9 @@ func (pl *planner) unread() shipgraph.Unread {
 	return shipgraph.Unread{
 		FeatureDescription: !pl.used["Feature.description"],
 		TestCaseText:       !pl.used["TestCase.steps"] && !pl.used["TestCase.expectedResult"],
+		BuildTimes:         !pl.used["Build.startedAt"] && !pl.used["Build.finishedAt"],
 		DeploymentStages:   !pl.used["Deployment.stages"],
+		DeploymentError:    !pl.used["Deployment.error"],
+		DeploymentTimes:    !pl.used["Deployment.startedAt"] && !pl.used["Deployment.finishedAt"],
 	}
 }
