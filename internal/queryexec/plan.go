@@ -71,7 +71,7 @@ func (pl *planner) plan(typeName string, sel ast.SelectionSet) (*plan, bool) {
 		if len(cf.Deferrables) > 0 {
 			return nil, false // @defer: gqlgen streams it
 		}
-		f := &field{name: cf.Name, key: []byte(strconv.Quote(cf.Alias) + ":")}
+		f := &field{name: cf.Name, key: responseKey(cf.Alias)}
 		if cf.Name == "__typename" {
 			f.typename = typeName
 			p.fields = append(p.fields, f)
@@ -170,3 +170,7 @@ func (pl *planner) unread() shipgraph.Unread {
 		DeploymentTimes:    !pl.used["Deployment.startedAt"] && !pl.used["Deployment.finishedAt"],
 	}
 }
+
+// responseKey is `"alias":`. An alias is a GraphQL name: nothing in it
+// needs escaping.
+func responseKey(alias string) []byte { return []byte(strconv.Quote(alias) + ":") }

@@ -18,13 +18,16 @@
 // siblings (see package loaders), which needs no concurrency.
 //
 // It answers only what succeeds. Anything it does not know (mutations,
-// subscriptions, introspection, @defer, a field without a binding) goes to
-// gqlgen before it starts; any error while it runs (a resolver error, a
-// missing role, a null where the schema allows none, a panic) throws its
-// work away and lets gqlgen answer the whole operation, so that error
-// messages, paths and null propagation stay gqlgen's. Both read through
-// the response's loaders, so gqlgen's second pass finds most of the rows
-// already loaded.
+// introspection, @defer, a field without a binding) goes to gqlgen before
+// it starts; any error while it runs (a resolver error, a missing role, a
+// null where the schema allows none, a panic) throws its work away and
+// lets gqlgen answer the whole operation, so that error messages, paths
+// and null propagation stay gqlgen's. Both read through the response's
+// loaders, so gqlgen's second pass finds most of the rows already loaded.
+//
+// Subscriptions whose selections need no resolver are served here too
+// (see subscription.go): each event is rendered without gqlgen's per-field
+// cost.
 package queryexec
 
 import (
@@ -70,7 +73,15 @@ var _ graphql.ExecutableSchema = (*Schema)(nil)
 // Exec implements graphql.ExecutableSchema.
 func (s *Schema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
-	if opCtx.Operation == nil || opCtx.Operation.Operation != ast.Query {
+	switch {
+	case opCtx.Operation == nil:
+		return s.ExecutableSchema.Exec(ctx)
+	case opCtx.Operation.Operation == ast.Subscription:
+		if h := s.subscribe(ctx, opCtx); h != nil {
+			return h
+		}
+		return s.ExecutableSchema.Exec(ctx)
+	case opCtx.Operation.Operation != ast.Query:
 		return s.ExecutableSchema.Exec(ctx)
 	}
 	pl := newPlanner(s.Schema(), opCtx)
