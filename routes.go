@@ -154,6 +154,7 @@ func graphQLHandler(d serverDeps) http.Handler {
 		// resolvers without gqlgen's per-field cost; everything else, and
 		// any query that fails, on gqlgen's generated executor.
 		fast := queryexec.New(schema, cfg.Resolvers, cfg.Directives)
+		fast.Observe = func(o queryexec.Outcome, op ast.Operation) { d.Metrics.CountExecutor(string(o), string(op)) }
 		if d.Tracing.Enabled() {
 			fast.Resolve = d.Tracing.GraphQL().(tracing.GraphQL).Resolve
 		}

@@ -66,6 +66,7 @@ type Metrics struct {
 	errors        *prometheus.CounterVec
 	statements    *prometheus.HistogramVec
 	batchSize     *prometheus.HistogramVec
+	executors     *prometheus.CounterVec
 	websockets    prometheus.Gauge
 	subscriptions prometheus.Gauge
 	deployments   *prometheus.CounterVec
@@ -104,6 +105,10 @@ func New(version string) *Metrics {
 			Help:    "Keys loaded by one batched statement, by loader (a relation, or an entity looked up by id).",
 			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000},
 		}, []string{"loader"}),
+		executors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "shipgraph", Name: "graphql_executor_operations_total",
+			Help: "GraphQL operations by executor: queryexec (answered by Shipgraph's own executor), gqlgen (left to gqlgen's before running), fallback (started on queryexec, answered by gqlgen after an error), and by type.",
+		}, []string{"executor", "type"}),
 		websockets: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "shipgraph", Name: "websocket_connections",
 			Help: "Open WebSocket connections that completed connection_init.",
@@ -135,7 +140,7 @@ func New(version string) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo,
-		m.httpDuration, m.opDuration, m.errors, m.statements, m.batchSize,
+		m.httpDuration, m.opDuration, m.errors, m.statements, m.batchSize, m.executors,
 		m.websockets, m.subscriptions, m.deployments, m.stageDuration,
 	)
 	return m
@@ -220,6 +225,12 @@ func (m *Metrics) CountErrors(codes ...string) {
 // ObserveBatch records the size of one batched load; the loaders call it.
 func (m *Metrics) ObserveBatch(loader string, size int) {
 	m.batchSize.WithLabelValues(loader).Observe(float64(size))
+}
+
+// CountExecutor counts an operation of type opType by the executor that
+// answered it (see internal/queryexec).
+func (m *Metrics) CountExecutor(executor, opType string) {
+	m.executors.WithLabelValues(executor, opType).Inc()
 }
 
 // WebSocketOpened counts a connection in; WebSocketClosed out.

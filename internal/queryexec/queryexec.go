@@ -57,6 +57,9 @@ type Schema struct {
 	// interceptor wraps the resolvers it runs: tracing's resolver spans.
 	// object and field name the schema field ("Feature", "builds").
 	Resolve func(ctx context.Context, object, field string) (context.Context, func(error))
+	// Observe, when set, is told who answered each operation: the
+	// metrics' view of how much runs here.
+	Observe func(o Outcome, op ast.Operation)
 
 	// sizeHint is the size of the last answer: the next one's buffer
 	// starts that large instead of growing by doubling.
@@ -70,23 +73,46 @@ func New(es graphql.ExecutableSchema, r graph.ResolverRoot, d graph.DirectiveRoo
 
 var _ graphql.ExecutableSchema = (*Schema)(nil)
 
+// Outcome says which executor answered an operation.
+type Outcome string
+
+// Outcomes.
+const (
+	Served   Outcome = "queryexec" // answered here
+	Passed   Outcome = "gqlgen"    // left to gqlgen before anything ran
+	FellBack Outcome = "fallback"  // started here, answered by gqlgen after an error
+)
+
+func (s *Schema) observe(o Outcome, op ast.Operation) {
+	if s.Observe != nil {
+		s.Observe(o, op)
+	}
+}
+
 // Exec implements graphql.ExecutableSchema.
 func (s *Schema) Exec(ctx context.Context) graphql.ResponseHandler {
 	opCtx := graphql.GetOperationContext(ctx)
-	switch {
-	case opCtx.Operation == nil:
+	if opCtx.Operation == nil {
 		return s.ExecutableSchema.Exec(ctx)
-	case opCtx.Operation.Operation == ast.Subscription:
+	}
+	op := opCtx.Operation.Operation
+	switch op {
+	case ast.Subscription:
 		if h := s.subscribe(ctx, opCtx); h != nil {
+			s.observe(Served, op)
 			return h
 		}
+		s.observe(Passed, op)
 		return s.ExecutableSchema.Exec(ctx)
-	case opCtx.Operation.Operation != ast.Query:
+	case ast.Query:
+	default:
+		s.observe(Passed, op)
 		return s.ExecutableSchema.Exec(ctx)
 	}
 	pl := newPlanner(s.Schema(), opCtx)
 	root, ok := pl.plan("Query", opCtx.Operation.SelectionSet)
 	if !ok {
+		s.observe(Passed, op)
 		return s.ExecutableSchema.Exec(ctx)
 	}
 	var (
@@ -105,9 +131,11 @@ func (s *Schema) Exec(ctx context.Context) graphql.ResponseHandler {
 		// be read. (gqlgen, if it takes over, asks for the same fields.)
 		data, err := s.execute(shipgraph.WithUnread(ctx, pl.unread()), root, pl.roles)
 		if err != nil {
+			s.observe(FellBack, op)
 			fallback = s.ExecutableSchema.Exec(ctx)
 			return fallback(ctx)
 		}
+		s.observe(Served, op)
 		return &graphql.Response{Data: data}
 	}
 }
