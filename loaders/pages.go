@@ -28,6 +28,22 @@ func connections[Q any, T any, C any](l *Loaders, kind string, qs []Q, pages []s
 	return out
 }
 
+// perParent loads relation kind of parent, a page per parent, for all of
+// parent's siblings at once: each parent's query is args with the
+// parent's id set by withParent; fetch answers many queries, in order.
+func perParent[P any, Q comparable, R any](ctx context.Context, l *Loaders, kind string, parent *P, id func(*P) int64,
+	args Q, withParent func(Q, int64) Q, fetch func(context.Context, []Q) ([]R, error)) (R, error) {
+	a := intern(l.sib, kind, args)
+	key := func(p *P) argsKey { return argsKey{a, id(p)} }
+	return load(ctx, l.sib, kind, parent, key, func(ctx context.Context, keys []argsKey) ([]R, error) {
+		qs := make([]Q, len(keys))
+		for i, k := range keys {
+			qs[i] = withParent(args, k.parent)
+		}
+		return fetch(ctx, qs)
+	})
+}
+
 // Features loads a page of the root feature listing.
 func Features(ctx context.Context, q shipgraph.FeatureQuery) (*shipgraph.FeatureConnection, error) {
 	l := from(ctx)
@@ -52,8 +68,9 @@ func FeatureCount(ctx context.Context, c *shipgraph.FeatureConnection) (int, err
 // TestCases loads a page of f's test cases; q's FeatureID is ignored.
 func TestCases(ctx context.Context, f *shipgraph.Feature, q shipgraph.TestCaseQuery) (*shipgraph.TestCaseConnection, error) {
 	l := from(ctx)
-	key := func(f *shipgraph.Feature) shipgraph.TestCaseQuery { q.FeatureID = f.ID; return q }
-	return load(ctx, l.sib, "testCases", f, key, func(ctx context.Context, qs []shipgraph.TestCaseQuery) ([]*shipgraph.TestCaseConnection, error) {
+	q.FeatureID = 0
+	withParent := func(q shipgraph.TestCaseQuery, id int64) shipgraph.TestCaseQuery { q.FeatureID = id; return q }
+	return perParent(ctx, l, "testCases", f, (*shipgraph.Feature).Key, q, withParent, func(ctx context.Context, qs []shipgraph.TestCaseQuery) ([]*shipgraph.TestCaseConnection, error) {
 		pages, err := l.store.ListTestCases(ctx, qs)
 		if err != nil {
 			return nil, err
@@ -80,7 +97,8 @@ func TestCaseCount(ctx context.Context, c *shipgraph.TestCaseConnection) (int, e
 // FeatureBuilds), else the root listing.
 func Builds(ctx context.Context, q shipgraph.BuildQuery) (*shipgraph.BuildConnection, error) {
 	l := from(ctx)
-	return once(ctx, l.sib, "builds", q, func(ctx context.Context, q shipgraph.BuildQuery) (*shipgraph.BuildConnection, error) {
+	// Not "builds": that is the relation's, whose keys are of another type.
+	return once(ctx, l.sib, "rootBuilds", q, func(ctx context.Context, q shipgraph.BuildQuery) (*shipgraph.BuildConnection, error) {
 		cs, err := buildPages(ctx, l, []shipgraph.BuildQuery{q})
 		if err != nil {
 			return nil, err
@@ -92,8 +110,9 @@ func Builds(ctx context.Context, q shipgraph.BuildQuery) (*shipgraph.BuildConnec
 // FeatureBuilds loads a page of f's builds; q's FeatureID is ignored.
 func FeatureBuilds(ctx context.Context, f *shipgraph.Feature, q shipgraph.BuildQuery) (*shipgraph.BuildConnection, error) {
 	l := from(ctx)
-	key := func(f *shipgraph.Feature) shipgraph.BuildQuery { q.FeatureID = f.ID; return q }
-	return load(ctx, l.sib, "builds", f, key, func(ctx context.Context, qs []shipgraph.BuildQuery) ([]*shipgraph.BuildConnection, error) {
+	q.FeatureID = 0
+	withParent := func(q shipgraph.BuildQuery, id int64) shipgraph.BuildQuery { q.FeatureID = id; return q }
+	return perParent(ctx, l, "builds", f, (*shipgraph.Feature).Key, q, withParent, func(ctx context.Context, qs []shipgraph.BuildQuery) ([]*shipgraph.BuildConnection, error) {
 		return buildPages(ctx, l, qs)
 	})
 }
@@ -135,8 +154,9 @@ func Deployments(ctx context.Context, q shipgraph.DeploymentQuery) (*shipgraph.D
 // FeatureDeployments loads a page of f's deployments; q's parents are ignored.
 func FeatureDeployments(ctx context.Context, f *shipgraph.Feature, q shipgraph.DeploymentQuery) (*shipgraph.DeploymentConnection, error) {
 	l := from(ctx)
-	key := func(f *shipgraph.Feature) shipgraph.DeploymentQuery { q.FeatureID, q.BuildID = f.ID, 0; return q }
-	return load(ctx, l.sib, "featureDeployments", f, key, func(ctx context.Context, qs []shipgraph.DeploymentQuery) ([]*shipgraph.DeploymentConnection, error) {
+	q.FeatureID, q.BuildID = 0, 0
+	withParent := func(q shipgraph.DeploymentQuery, id int64) shipgraph.DeploymentQuery { q.FeatureID = id; return q }
+	return perParent(ctx, l, "featureDeployments", f, (*shipgraph.Feature).Key, q, withParent, func(ctx context.Context, qs []shipgraph.DeploymentQuery) ([]*shipgraph.DeploymentConnection, error) {
 		return deploymentPages(ctx, l, qs)
 	})
 }
@@ -144,8 +164,9 @@ func FeatureDeployments(ctx context.Context, f *shipgraph.Feature, q shipgraph.D
 // BuildDeployments loads a page of b's deployments; q's parents are ignored.
 func BuildDeployments(ctx context.Context, b *shipgraph.Build, q shipgraph.DeploymentQuery) (*shipgraph.DeploymentConnection, error) {
 	l := from(ctx)
-	key := func(b *shipgraph.Build) shipgraph.DeploymentQuery { q.FeatureID, q.BuildID = 0, b.ID; return q }
-	return load(ctx, l.sib, "buildDeployments", b, key, func(ctx context.Context, qs []shipgraph.DeploymentQuery) ([]*shipgraph.DeploymentConnection, error) {
+	q.FeatureID, q.BuildID = 0, 0
+	withParent := func(q shipgraph.DeploymentQuery, id int64) shipgraph.DeploymentQuery { q.BuildID = id; return q }
+	return perParent(ctx, l, "buildDeployments", b, (*shipgraph.Build).Key, q, withParent, func(ctx context.Context, qs []shipgraph.DeploymentQuery) ([]*shipgraph.DeploymentConnection, error) {
 		return deploymentPages(ctx, l, qs)
 	})
 }
@@ -175,8 +196,9 @@ func DeploymentCount(ctx context.Context, c *shipgraph.DeploymentConnection) (in
 // Events loads a page of d's events; q's DeploymentID is ignored.
 func Events(ctx context.Context, d *shipgraph.Deployment, q shipgraph.EventQuery) (*shipgraph.EventConnection, error) {
 	l := from(ctx)
-	key := func(d *shipgraph.Deployment) shipgraph.EventQuery { q.DeploymentID = d.ID; return q }
-	return load(ctx, l.sib, "events", d, key, func(ctx context.Context, qs []shipgraph.EventQuery) ([]*shipgraph.EventConnection, error) {
+	q.DeploymentID = 0
+	withParent := func(q shipgraph.EventQuery, id int64) shipgraph.EventQuery { q.DeploymentID = id; return q }
+	return perParent(ctx, l, "events", d, (*shipgraph.Deployment).Key, q, withParent, func(ctx context.Context, qs []shipgraph.EventQuery) ([]*shipgraph.EventConnection, error) {
 		pages, err := l.store.ListEvents(ctx, qs)
 		if err != nil {
 			return nil, err

@@ -45,6 +45,9 @@ type siblings struct {
 	unindexed map[string][]func()
 	calls     map[group]*call
 	onBatch   func(loader string, size int) // Options.OnBatch; may be nil
+
+	internMu sync.Mutex     // not mu: keys are made while mu is held
+	interned map[string]any // kind → map[Q]int32 (see intern)
 }
 
 // rootParent is the one parent of root fields, so that identical root
@@ -58,7 +61,35 @@ func newSiblings(onBatch func(string, int)) *siblings {
 		results:   map[string]any{},
 		unindexed: map[string][]func(){},
 		calls:     map[group]*call{},
+		interned:  map[string]any{},
 	}
+}
+
+// argsKey is one parent's key of a paginated relation: its arguments,
+// interned as a number, and the parent's id. The query itself (a hundred
+// bytes with strings) was the key before, and hashing it five times per
+// parent was most of the loaders' own cost.
+type argsKey struct {
+	args   int32
+	parent int64
+}
+
+// intern returns the number of args among the arguments relation kind was
+// asked with in this response.
+func intern[Q comparable](s *siblings, kind string, args Q) int32 {
+	s.internMu.Lock()
+	defer s.internMu.Unlock()
+	m, ok := s.interned[kind].(map[Q]int32)
+	if !ok {
+		m = map[Q]int32{}
+		s.interned[kind] = m
+	}
+	n, ok := m[args]
+	if !ok {
+		n = int32(len(m))
+		m[args] = n
+	}
+	return n
 }
 
 // remember caches entities by id under kind, so that following a relation
