@@ -902,6 +902,11 @@ func TestQueryExecutorMatchesGqlgen(t *testing.T) {
 		{"too many ids", diffRequest{query: `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, vars: map[string]any{"ids": repeat(f0, 101)}}, fails("BAD_USER_INPUT")},
 		{"a variable of the wrong type", diffRequest{query: `query($n: Int) { features(first: $n) { totalCount } }`, vars: map[string]any{"n": "five"}}, fails("GRAPHQL_VALIDATION_FAILED")},
 		{"an unknown field", diffRequest{query: `{ features { nope } }`}, fails("GRAPHQL_VALIDATION_FAILED")},
+		// A GET request's URL can carry bytes that are not UTF-8 into a
+		// string literal (a JSON body cannot). queryexec once decoded them
+		// as U+FFFD and searched for that, where gqlgen refuses them.
+		{"invalid UTF-8 in a literal of a GET request", diffRequest{query: "query { features(filter: {search: \"\xff" + d.tok + "\"}) { totalCount } }", get: true},
+			fails("BAD_USER_INPUT")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p.check(t, tc.req, tc.want)
