@@ -982,6 +982,43 @@ func repeat(s string, n int) []string {
 	return out
 }
 
+// panickingStore panics where a listing of features is read: in the
+// resolver's goroutine, as sibling loads run. (A dataloader's batch
+// recovers its panics itself; TestInternalErrorsLeakNothing has one.)
+type panickingStore struct{ shipgraph.Store }
+
+func (panickingStore) ListFeatures(context.Context, shipgraph.FeatureQuery) (shipgraph.Page[*shipgraph.Feature], error) {
+	panic("kaboom")
+}
+
+// A panic below queryexec must end as gqlgen's answer to it, never as a
+// crash of the process.
+func TestQueryExecutorMatchesGqlgenWhenTheStorePanics(t *testing.T) {
+	t.Parallel()
+	p := newExecutorPairWith(t, func(s shipgraph.Store) shipgraph.Store { return panickingStore{s} },
+		// A load that never ends waits for the request's deadline.
+		func(c *config) { c.Limits.Timeout = 300 * time.Millisecond })
+	knownHang := "a panic in a sibling load leaves it unfinished (loaders.load never closes its call's done), " +
+		"so gqlgen's second pass, with the same loaders, waits for it until the request times out: " +
+		"TIMEOUT instead of INTERNAL_SERVER_ERROR, after the whole timeout"
+	for _, tc := range []struct {
+		name string
+		req  diffRequest
+		want outcome
+	}{
+		{"in a root field's load", diffRequest{query: `{ features(first: 1) { totalCount } }`}, outcome{codes: []string{"INTERNAL_SERVER_ERROR"}, known: knownHang}},
+		// queryexec resolves several root fields on goroutines of their
+		// own, which execute's recover did not cover: this crashed the
+		// process.
+		{"in root fields' loads, on goroutines of their own", diffRequest{query: `{ a: features(first: 1) { totalCount } b: features(first: 2) { totalCount } }`},
+			outcome{codes: []string{"INTERNAL_SERVER_ERROR", "INTERNAL_SERVER_ERROR"}, known: knownHang}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p.check(t, tc.req, tc.want)
+		})
+	}
+}
+
 // ---------------------------------------------------------------------------
 // Random queries
 
