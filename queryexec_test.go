@@ -262,7 +262,8 @@ type diffRequest struct {
 	// as is the bearer token; "" sends the admin's, anonymous none.
 	as        string
 	anonymous bool
-	get       bool // as a GET with the query in the URL
+	get       bool   // as a GET with the query in the URL
+	operation string // the operationName, when the document has several
 }
 
 func (r diffRequest) String() string {
@@ -315,13 +316,16 @@ func (p *executorPair) sendTo(t *testing.T, h *observedHandler, r diffRequest, i
 	var req *http.Request
 	if r.get {
 		params := url.Values{"query": {r.query}}
+		if r.operation != "" {
+			params.Set("operationName", r.operation)
+		}
 		if r.vars != nil {
 			v, _ := json.Marshal(r.vars)
 			params.Set("variables", string(v))
 		}
 		req = httptest.NewRequest(http.MethodGet, "/graphql?"+params.Encode(), nil)
 	} else {
-		body, err := json.Marshal(map[string]any{"query": r.query, "variables": r.vars})
+		body, err := json.Marshal(map[string]any{"query": r.query, "variables": r.vars, "operationName": r.operation})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -914,6 +918,11 @@ func TestQueryExecutorMatchesGqlgen(t *testing.T) {
 		{"deep nesting down and back up", diffRequest{query: `query($s: String) { features(filter: {search: $s}, first: 3) { nodes { name builds(first: 3) { nodes { number deployments(first: 3) { nodes { status events(first: 2) { nodes { sequence deployment { build { feature { name testCases(first: 1) { nodes { feature { id } } } } } } } } } } } } } } }`, vars: all}, succeeds},
 		{"a literal id", diffRequest{query: `{ feature(id: "` + f0 + `") { name } }`}, succeeds},
 		{"a query over GET", diffRequest{query: `query($f: ID!) { feature(id: $f) { name description } }`, vars: map[string]any{"f": f0}, get: true}, succeeds},
+		{"every root field skipped", diffRequest{query: `{ features @skip(if: true) { totalCount } ... @include(if: false) { rateLimit { cost } } }`}, outcome{noLoads: true}},
+		{"one operation of several, by name", diffRequest{query: `query A($f: ID!) { feature(id: $f) { name } } query B { rateLimit { cost } } mutation C { deleteFeature(input: {id: "x"}) { deletedFeatureId } }`,
+			vars: map[string]any{"f": f0}, operation: "A"}, succeeds},
+		{"one id where a list is expected, as a literal", diffRequest{query: `{ nodes(ids: "` + f0 + `") { id } }`}, outcome{byGqlgen: true}},
+		{"one id where a list is expected, as a variable", diffRequest{query: `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, vars: map[string]any{"ids": f0}}, succeeds},
 		{"a viewer's token", diffRequest{query: `query($f: ID!) { feature(id: $f) { name } rateLimit { limit } }`, vars: map[string]any{"f": f0}, as: testToken(t, "VIEWER")}, succeeds},
 
 		// What queryexec leaves to gqlgen.
@@ -948,6 +957,7 @@ func TestQueryExecutorMatchesGqlgen(t *testing.T) {
 		{"an anonymous caller asking only __typename", diffRequest{query: `{ __typename }`, anonymous: true}, outcome{noLoads: true}},
 		{"a filter out of range", diffRequest{query: `query($s: String) { features(filter: {search: $s, minComplexity: 0}) { totalCount } }`, vars: all}, fails("BAD_USER_INPUT")},
 		{"too many ids", diffRequest{query: `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, vars: map[string]any{"ids": repeat(f0, 101)}}, fails("BAD_USER_INPUT")},
+		{"an Int literal where an ID is expected", diffRequest{query: `{ feature(id: 1) { id } }`}, fails("BAD_USER_INPUT")},
 		{"a variable of the wrong type", diffRequest{query: `query($n: Int) { features(first: $n) { totalCount } }`, vars: map[string]any{"n": "five"}}, fails("GRAPHQL_VALIDATION_FAILED")},
 		{"an unknown field", diffRequest{query: `{ features { nope } }`}, fails("GRAPHQL_VALIDATION_FAILED")},
 		// A GET request's URL can carry bytes that are not UTF-8 into a
@@ -1082,6 +1092,29 @@ func TestQueryExecutorMatchesGqlgenRandom(t *testing.T) {
 	if stats.succeeded < n*2/3 {
 		t.Errorf("only %d of %d random queries succeeded", stats.succeeded, n)
 	}
+
+	// Some of them again, several at a time: what queryexec shares across
+	// requests (its schema, the size hint) under the race detector. Not
+	// the ones that read the rate limit, which counts in arrival order.
+	t.Run("concurrently", func(t *testing.T) {
+		for seed := first; seed < first+min(uint64(n), 30); seed++ {
+			g := newQueryGen(schema, d, seed)
+			r := g.request()
+			if strings.Contains(r.query, "rateLimit") {
+				continue
+			}
+			t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+				t.Parallel()
+				_, problems, excess := p.compare(t, r, false)
+				for _, problem := range problems {
+					t.Error(problem)
+				}
+				if excess != "" && g.rootReads <= 1 {
+					t.Error(excess)
+				}
+			})
+		}
+	})
 }
 
 // queryGen builds one random query: a random subset of the fields of each
