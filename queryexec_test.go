@@ -147,7 +147,11 @@ func (l *statementLog) of(id string) (int64, bool) {
 
 // loadLog counts, by request id, the store reads made from inside one of
 // gqlgen's fields (the context carries a graphql.FieldContext) and from
-// outside any (queryexec calls resolvers without one).
+// outside any (queryexec calls resolvers without one). A read by gqlgen on
+// the fast handler means queryexec left the query to gqlgen, or gave up on
+// it. The converse is weaker: when queryexec gives up after it has read
+// everything, gqlgen's second pass finds it all in the response's loaders
+// and reads nothing.
 type loadLog struct {
 	mu     sync.Mutex
 	gqlgen map[string]int
@@ -281,6 +285,9 @@ func (r diffRequest) String() string {
 	if r.get {
 		s += "\n(GET)"
 	}
+	if r.operation != "" {
+		s += "\n(operation " + r.operation + ")"
+	}
 	return s
 }
 
@@ -294,7 +301,7 @@ type exchange struct {
 	gqlgenLoads, fastLoads int
 }
 
-// errorsIn returns the extensions.code of each error of an answer.
+// errorCodes returns the extensions.code of each error of an answer.
 func (x exchange) errorCodes() []string {
 	var out struct {
 		Errors []struct{ Extensions struct{ Code string } }
@@ -501,6 +508,8 @@ const trickyText = "line one\nline two\ttabbed\r\n\"quoted\" \\ back\\slash </sc
 // the Unicode line separators.
 const rawText = trickyText + " \x01\x1b[31mred\x1b[0m \x7f \u0085 \u2028 \u2029 \ufeff \u202e"
 
+// seedDiffData makes one test's data: through p's gqlgen handler where the
+// API can, with SQL where it cannot.
 func seedDiffData(t *testing.T, p *executorPair) *diffData {
 	t.Helper()
 	d := &diffData{tok: token(t)}
