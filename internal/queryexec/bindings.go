@@ -3,7 +3,9 @@ package queryexec
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shipgraph/shipgraph/graph"
 	"github.com/shipgraph/shipgraph/graph/model"
@@ -259,11 +261,42 @@ func decode[A any](m map[string]any) (any, error) {
 	if len(m) == 0 {
 		return a, nil
 	}
+	if !validUTF8(m) {
+		// json.Marshal would write the invalid bytes as U+FFFD, and the
+		// resolver would answer another question than the one asked (a
+		// string literal in a GET request's URL can hold any bytes;
+		// gqlgen passes them on, and the validation refuses them).
+		return nil, errInvalidUTF8
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
 	}
 	return a, json.Unmarshal(b, a)
+}
+
+var errInvalidUTF8 = errors.New("queryexec: an argument is not valid UTF-8")
+
+// validUTF8 reports whether every string in an argument value, map keys
+// included, is valid UTF-8.
+func validUTF8(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return utf8.ValidString(v)
+	case map[string]any:
+		for k, e := range v {
+			if !utf8.ValidString(k) || !validUTF8(e) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if !validUTF8(e) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // relation binds a field served by a resolver that returns one object (nil

@@ -219,7 +219,17 @@ func (e *execution) resolveRoot(ctx context.Context, root *plan) ([]any, error) 
 	var wg sync.WaitGroup
 	for i, f := range root.fields {
 		if f.resolve != nil {
-			wg.Go(func() { values[i], errs[i] = e.resolve(ctx, root, f, nil) })
+			wg.Go(func() {
+				// execute's recover does not reach this goroutine: a
+				// panic here would end the process, where gqlgen
+				// answers an internal error.
+				defer func() {
+					if p := recover(); p != nil {
+						errs[i] = fmt.Errorf("queryexec: panic: %v", p)
+					}
+				}()
+				values[i], errs[i] = e.resolve(ctx, root, f, nil)
+			})
 		}
 	}
 	wg.Wait()
