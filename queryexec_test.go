@@ -917,9 +917,7 @@ func TestQueryExecutorMatchesGqlgen(t *testing.T) {
 		{"a relation asked under two root fields", diffRequest{query: `query($f: ID!, $s: String) {
 			feature(id: $f) { builds { totalCount } } features(filter: {search: $s}) { nodes { builds { totalCount } } } }`,
 			vars: map[string]any{"f": d.features[3], "s": d.search}},
-			outcome{known: "queryexec walks the root fields one after the other, so the builds of the feature by id load (and count) " +
-				"before the listing's, in statements of their own; gqlgen walks them concurrently, and the listing's statements, " +
-				"which cover that feature too, usually come first: 6 statements against 4"}},
+			succeeds},
 		{"four root fields by id batch", diffRequest{query: `query($a: ID!, $b: ID!, $c: ID!, $d: ID!) {
 			a: feature(id: $a) { name builds { totalCount } } b: feature(id: $b) { name builds { totalCount } }
 			c: build(id: $c) { number } d: deployment(id: $d) { status } n: node(id: $a) { id }
@@ -1015,22 +1013,21 @@ func (panickingStore) ListFeatures(context.Context, shipgraph.FeatureQuery) (shi
 func TestQueryExecutorMatchesGqlgenWhenTheStorePanics(t *testing.T) {
 	t.Parallel()
 	p := newExecutorPairWith(t, func(s shipgraph.Store) shipgraph.Store { return panickingStore{s} },
-		// A load that never ends waits for the request's deadline.
+		// A load that never ended (loaders closed a panicked load's call
+		// only since this test) waited for the request's deadline: keep
+		// it short, so that a regression fails rather than hangs.
 		func(c *config) { c.Limits.Timeout = 300 * time.Millisecond })
-	knownHang := "a panic in a sibling load leaves it unfinished (loaders.load never closes its call's done), " +
-		"so gqlgen's second pass, with the same loaders, waits for it until the request times out: " +
-		"TIMEOUT instead of INTERNAL_SERVER_ERROR, after the whole timeout"
 	for _, tc := range []struct {
 		name string
 		req  diffRequest
 		want outcome
 	}{
-		{"in a root field's load", diffRequest{query: `{ features(first: 1) { totalCount } }`}, outcome{codes: []string{"INTERNAL_SERVER_ERROR"}, known: knownHang}},
+		{"in a root field's load", diffRequest{query: `{ features(first: 1) { totalCount } }`}, outcome{codes: []string{"INTERNAL_SERVER_ERROR"}}},
 		// queryexec resolves several root fields on goroutines of their
 		// own, which execute's recover did not cover: this crashed the
 		// process.
 		{"in root fields' loads, on goroutines of their own", diffRequest{query: `{ a: features(first: 1) { totalCount } b: features(first: 2) { totalCount } }`},
-			outcome{codes: []string{"INTERNAL_SERVER_ERROR", "INTERNAL_SERVER_ERROR"}, known: knownHang}},
+			outcome{codes: []string{"INTERNAL_SERVER_ERROR", "INTERNAL_SERVER_ERROR"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p.check(t, tc.req, tc.want)

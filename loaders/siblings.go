@@ -2,6 +2,8 @@ package loaders
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"sync"
 )
 
@@ -187,7 +189,7 @@ func load[P any, K comparable, R any](ctx context.Context, s *siblings, kind str
 	s.mu.Unlock()
 
 	if !running {
-		c.err = fetchAll(ctx, s, kind, members, key, fetch)
+		c.err = fetchGuarded(ctx, s, kind, members, key, fetch)
 		close(c.done)
 	} else {
 		select {
@@ -216,6 +218,20 @@ func load[P any, K comparable, R any](ctx context.Context, s *siblings, kind str
 		return rs[0], nil
 	}
 	return r, nil
+}
+
+// fetchGuarded is fetchAll with a panic turned into the load's error: the
+// load must end either way, or every resolver waiting for it (and gqlgen's
+// second pass over the same loaders, see internal/queryexec) would wait
+// until the request times out.
+func fetchGuarded[P any, K comparable, R any](ctx context.Context, s *siblings, kind string, members []*P,
+	key func(*P) K, fetch func(ctx context.Context, keys []K) ([]R, error)) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("loaders: %s: panic: %v\n%s", kind, p, debug.Stack())
+		}
+	}()
+	return fetchAll(ctx, s, kind, members, key, fetch)
 }
 
 // fetchAll loads kind for every member not answered yet, with one call.

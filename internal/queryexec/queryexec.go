@@ -34,6 +34,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -166,22 +167,56 @@ func (s *Schema) execute(ctx context.Context, root *plan, roles []role) (data []
 	}
 	buf := make([]byte, 0, s.sizeHint.Load()+512)
 	buf = append(buf, '{')
-	for i, f := range root.fields {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, f.key...)
-		if f.typename != "" {
-			buf = appendString(buf, f.typename)
-			continue
-		}
-		if buf, err = e.value(ctx, buf, f, values[i]); err != nil {
+	if len(root.fields) == 1 {
+		if buf, err = e.rootField(ctx, buf, root.fields[0], values[0]); err != nil {
 			return nil, err
+		}
+	} else {
+		// Listings first: a relation is loaded for all the objects of
+		// a listing at once, and an object looked up by id that the
+		// listing also holds then finds its relations loaded, where
+		// walking the lookup first would load them for it alone, with
+		// statements of their own. The answer keeps the query's order.
+		parts := make([][]byte, len(root.fields))
+		for _, i := range listingsFirst(root.fields) {
+			if parts[i], err = e.rootField(ctx, nil, root.fields[i], values[i]); err != nil {
+				return nil, err
+			}
+		}
+		for i, part := range parts {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, part...)
 		}
 	}
 	buf = append(buf, '}')
 	s.sizeHint.Store(int64(len(buf)))
 	return buf, nil
+}
+
+// rootField appends a root field's key and value.
+func (e *execution) rootField(ctx context.Context, buf []byte, f *field, v any) ([]byte, error) {
+	buf = append(buf, f.key...)
+	if f.typename != "" {
+		return appendString(buf, f.typename), nil
+	}
+	return e.value(ctx, buf, f, v)
+}
+
+// listingsFirst orders root fields for walking: lists and connections,
+// then the rest, each in query order.
+func listingsFirst(fields []*field) []int {
+	order := make([]int, 0, len(fields))
+	for pass := range 2 {
+		for i, f := range fields {
+			listing := f.list || (f.child != nil && strings.HasSuffix(f.child.typeName, "Connection"))
+			if listing == (pass == 0) {
+				order = append(order, i)
+			}
+		}
+	}
+	return order
 }
 
 // nothing is the resolver behind a directive that is only asked whether
