@@ -254,8 +254,11 @@ type (
 )
 
 // decode turns an argument map into A. The map has been validated and
-// coerced (variables and defaults applied) by then; a value A cannot take
-// sends the operation to gqlgen, which reports it.
+// coerced (variables and argument defaults applied) by then; a value A
+// cannot take sends the operation to gqlgen, which reports it. The
+// defaults of input object fields are not applied: the only one a query
+// can reach, an order's `direction: ASC`, is what the resolvers make of an
+// empty direction too (TestQueryExecutorMatchesGqlgen orders without one).
 func decode[A any](m map[string]any) (any, error) {
 	a := new(A)
 	if len(m) == 0 {
