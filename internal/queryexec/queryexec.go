@@ -145,10 +145,11 @@ func (s *Schema) Exec(ctx context.Context) graphql.ResponseHandler {
 // does not allow, an object of a type the plan does not know.
 var errFallback = errors.New("queryexec: answered by gqlgen")
 
-// execute runs the plan of the query's root fields. Root fields run
-// concurrently, as in gqlgen, so that lookups by id batch across them
-// (the by-id loaders gather what is asked within a short window); below
-// the root, relations batch by siblings and are resolved in order.
+// execute runs the plan of the query's root fields. Root fields are
+// resolved concurrently, as in gqlgen, so that lookups by id batch across
+// them (the by-id loaders gather what is asked within a short window);
+// below the root, relations batch by siblings and are resolved as the
+// walk reaches them.
 func (s *Schema) execute(ctx context.Context, root *plan, roles []role) (data []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -160,15 +161,14 @@ func (s *Schema) execute(ctx context.Context, root *plan, roles []role) (data []
 			return nil, err
 		}
 	}
-	e := &execution{s: s}
-	values, err := e.resolveRoot(ctx, root)
+	values, err := s.resolveRoot(ctx, root)
 	if err != nil {
 		return nil, err
 	}
 	buf := make([]byte, 0, s.sizeHint.Load()+512)
 	buf = append(buf, '{')
 	if len(root.fields) == 1 {
-		if buf, err = e.rootField(ctx, buf, root.fields[0], values[0]); err != nil {
+		if buf, err = s.rootField(ctx, buf, root.fields[0], values[0]); err != nil {
 			return nil, err
 		}
 	} else {
@@ -179,7 +179,7 @@ func (s *Schema) execute(ctx context.Context, root *plan, roles []role) (data []
 		// statements of their own. The answer keeps the query's order.
 		parts := make([][]byte, len(root.fields))
 		for _, i := range listingsFirst(root.fields) {
-			if parts[i], err = e.rootField(ctx, nil, root.fields[i], values[i]); err != nil {
+			if parts[i], err = s.rootField(ctx, nil, root.fields[i], values[i]); err != nil {
 				return nil, err
 			}
 		}
@@ -196,12 +196,12 @@ func (s *Schema) execute(ctx context.Context, root *plan, roles []role) (data []
 }
 
 // rootField appends a root field's key and value.
-func (e *execution) rootField(ctx context.Context, buf []byte, f *field, v any) ([]byte, error) {
+func (s *Schema) rootField(ctx context.Context, buf []byte, f *field, v any) ([]byte, error) {
 	buf = append(buf, f.key...)
 	if f.typename != "" {
 		return appendString(buf, f.typename), nil
 	}
-	return e.value(ctx, buf, f, v)
+	return s.value(ctx, buf, f, v)
 }
 
 // listingsFirst orders root fields for walking: lists and connections,
@@ -223,14 +223,9 @@ func listingsFirst(fields []*field) []int {
 // the field may run.
 func nothing(context.Context) (any, error) { return nil, nil }
 
-// execution is one run of a plan.
-type execution struct {
-	s *Schema
-}
-
 // resolveRoot resolves the root fields, concurrently when there are
 // several.
-func (e *execution) resolveRoot(ctx context.Context, root *plan) ([]any, error) {
+func (s *Schema) resolveRoot(ctx context.Context, root *plan) ([]any, error) {
 	values := make([]any, len(root.fields))
 	resolvers := 0
 	for _, f := range root.fields {
@@ -241,7 +236,7 @@ func (e *execution) resolveRoot(ctx context.Context, root *plan) ([]any, error) 
 	if resolvers <= 1 {
 		for i, f := range root.fields {
 			if f.resolve != nil {
-				v, err := e.resolve(ctx, root, f, nil)
+				v, err := s.resolve(ctx, root, f, nil)
 				if err != nil {
 					return nil, err
 				}
@@ -263,7 +258,7 @@ func (e *execution) resolveRoot(ctx context.Context, root *plan) ([]any, error) 
 						errs[i] = fmt.Errorf("queryexec: panic: %v", p)
 					}
 				}()
-				values[i], errs[i] = e.resolve(ctx, root, f, nil)
+				values[i], errs[i] = s.resolve(ctx, root, f, nil)
 			})
 		}
 	}
@@ -272,7 +267,7 @@ func (e *execution) resolveRoot(ctx context.Context, root *plan) ([]any, error) 
 }
 
 // object appends obj's selected fields as a JSON object.
-func (e *execution) object(ctx context.Context, buf []byte, p *plan, obj any) ([]byte, error) {
+func (s *Schema) object(ctx context.Context, buf []byte, p *plan, obj any) ([]byte, error) {
 	buf = append(buf, '{')
 	var err error
 	for i, f := range p.fields {
@@ -287,8 +282,8 @@ func (e *execution) object(ctx context.Context, buf []byte, p *plan, obj any) ([
 			buf, err = f.leaf(buf, obj)
 		default:
 			var v any
-			if v, err = e.resolve(ctx, p, f, obj); err == nil {
-				buf, err = e.value(ctx, buf, f, v)
+			if v, err = s.resolve(ctx, p, f, obj); err == nil {
+				buf, err = s.value(ctx, buf, f, v)
 			}
 		}
 		if err != nil {
@@ -300,18 +295,18 @@ func (e *execution) object(ctx context.Context, buf []byte, p *plan, obj any) ([
 
 // resolve returns the value of an object-valued field of obj: an object,
 // nil, or a []any of them for a list.
-func (e *execution) resolve(ctx context.Context, p *plan, f *field, obj any) (any, error) {
-	if e.s.Resolve == nil || !f.resolver {
-		return f.resolve(ctx, e.s.Resolvers, obj, f.args)
+func (s *Schema) resolve(ctx context.Context, p *plan, f *field, obj any) (any, error) {
+	if s.Resolve == nil || !f.resolver {
+		return f.resolve(ctx, s.Resolvers, obj, f.args)
 	}
-	ctx, end := e.s.Resolve(ctx, p.typeName, f.name)
-	v, err := f.resolve(ctx, e.s.Resolvers, obj, f.args)
+	ctx, end := s.Resolve(ctx, p.typeName, f.name)
+	v, err := f.resolve(ctx, s.Resolvers, obj, f.args)
 	end(err)
 	return v, err
 }
 
 // value appends the value of a resolved field.
-func (e *execution) value(ctx context.Context, buf []byte, f *field, v any) ([]byte, error) {
+func (s *Schema) value(ctx context.Context, buf []byte, f *field, v any) ([]byte, error) {
 	if f.scalar {
 		n, ok := v.(scalarInt)
 		if !ok {
@@ -320,7 +315,7 @@ func (e *execution) value(ctx context.Context, buf []byte, f *field, v any) ([]b
 		return appendInt(buf, int(n)), nil
 	}
 	if !f.list {
-		return e.element(ctx, buf, f, v, f.nullable)
+		return s.element(ctx, buf, f, v, f.nullable)
 	}
 	items, _ := v.([]any)
 	buf = append(buf, '[')
@@ -329,7 +324,7 @@ func (e *execution) value(ctx context.Context, buf []byte, f *field, v any) ([]b
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		if buf, err = e.element(ctx, buf, f, it, f.elemNullable); err != nil {
+		if buf, err = s.element(ctx, buf, f, it, f.elemNullable); err != nil {
 			return buf, err
 		}
 	}
@@ -337,7 +332,7 @@ func (e *execution) value(ctx context.Context, buf []byte, f *field, v any) ([]b
 }
 
 // element appends one object, or null.
-func (e *execution) element(ctx context.Context, buf []byte, f *field, v any, nullable bool) ([]byte, error) {
+func (s *Schema) element(ctx context.Context, buf []byte, f *field, v any, nullable bool) ([]byte, error) {
 	if v == nil {
 		if !nullable {
 			return buf, errFallback
@@ -350,7 +345,7 @@ func (e *execution) element(ctx context.Context, buf []byte, f *field, v any, nu
 			return buf, errFallback
 		}
 	}
-	return e.object(ctx, buf, p, v)
+	return s.object(ctx, buf, p, v)
 }
 
 // role is the role a field's @hasRole asks for.

@@ -107,7 +107,6 @@ func (s *Schema) subscribe(ctx context.Context, opCtx *graphql.OperationContext)
 		// stream: gqlgen calls it again and reports the error.
 		return nil
 	}
-	e := &execution{s: s}
 	return func(ctx context.Context) *graphql.Response {
 		v, ok := next(ctx)
 		if !ok {
@@ -115,7 +114,7 @@ func (s *Schema) subscribe(ctx context.Context, opCtx *graphql.OperationContext)
 		}
 		buf := append(make([]byte, 0, 256), '{')
 		buf = append(buf, f.key...)
-		buf, err := e.element(ctx, buf, f, v, f.nullable)
+		buf, err := s.element(ctx, buf, f, v, f.nullable)
 		if err != nil {
 			graphql.AddErrorf(ctx, "the requested element is null which the schema does not allow")
 			return &graphql.Response{Data: append(append(append([]byte{'{'}, f.key...), "null"...), '}')}
