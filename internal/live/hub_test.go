@@ -61,7 +61,7 @@ func TestHubManySubscribersShareOneSource(t *testing.T) {
 	streams := make([]<-chan *shipgraph.DeploymentEvent, subscribers)
 	for i := range streams {
 		var err error
-		if streams[i], err = hub.Progress(t.Context(), 7, 0); err != nil {
+		if streams[i], err = hub.Progress(t.Context(), 7, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,7 +109,7 @@ func TestHubLateJoinerWithAfterSequence(t *testing.T) {
 	bus := &live.Memory{}
 	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentInProgress}}
 	hub := &live.Hub{Bus: bus, Log: log, Refill: time.Hour}
-	first, err := hub.Progress(t.Context(), 7, 0)
+	first, err := hub.Progress(t.Context(), 7, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestHubLateJoinerWithAfterSequence(t *testing.T) {
 	}{{"from the start", 0}, {"from its recent events", 90}, {"from older events", 10}, {"at the head", 100}, {"past the end", 1000}}
 	joined := make([]<-chan *shipgraph.DeploymentEvent, len(cases))
 	for i, c := range cases {
-		if joined[i], err = hub.Progress(t.Context(), 7, c.after); err != nil {
+		if joined[i], err = hub.Progress(t.Context(), 7, c.after, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -147,7 +147,7 @@ func TestHubLateJoinerWithAfterSequence(t *testing.T) {
 	log.mu.Lock()
 	log.deployment.Status = shipgraph.DeploymentSucceeded
 	log.mu.Unlock()
-	late, err := hub.Progress(t.Context(), 7, 115)
+	late, err := hub.Progress(t.Context(), 7, 115, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,11 +165,11 @@ func TestHubSlowSubscriberCatchesUpFromTheLog(t *testing.T) {
 	bus := &live.Memory{}
 	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentInProgress}}
 	hub := &live.Hub{Bus: bus, Log: log, Refill: time.Hour, Buffer: 4, Recent: 8}
-	slow, err := hub.Progress(t.Context(), 7, 0)
+	slow, err := hub.Progress(t.Context(), 7, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, err := hub.Progress(t.Context(), 7, 0)
+	fast, err := hub.Progress(t.Context(), 7, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestHubRefillsOnceForAllWhenTheBusLags(t *testing.T) {
 	streams := make([]<-chan *shipgraph.DeploymentEvent, subscribers)
 	for i := range streams {
 		var err error
-		if streams[i], err = hub.Progress(t.Context(), 7, 0); err != nil {
+		if streams[i], err = hub.Progress(t.Context(), 7, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		receive(t, streams[i], 1, 1, 5*time.Second)
@@ -279,7 +279,7 @@ func TestHubUnsubscribeLeavesNothing(t *testing.T) {
 	for i, log := range logs {
 		hubs[i] = &live.Hub{Bus: bus, Log: log, Refill: time.Hour}
 		for range 200 {
-			s, err := hubs[i].Progress(ctx, log.deployment.ID, 0)
+			s, err := hubs[i].Progress(ctx, log.deployment.ID, 0, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -342,7 +342,7 @@ func TestHubRandomJoinsLossAndReordering(t *testing.T) {
 	errs := make(chan error, subscribers)
 	join := func(after int, pause time.Duration, quitAt int) {
 		ctx, cancel := context.WithCancel(t.Context())
-		s, err := hub.Progress(ctx, 7, after)
+		s, err := hub.Progress(ctx, 7, after, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

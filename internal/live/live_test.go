@@ -228,7 +228,7 @@ func newProgress(t *testing.T, bus live.Bus, replayed int) (*fakeLog, <-chan *sh
 	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentInProgress}}
 	log.commit(replayed, shipgraph.DeploymentInProgress)
 	hub := &live.Hub{Bus: bus, Log: log, Refill: testRefill}
-	events, err := hub.Progress(t.Context(), 7, 0)
+	events, err := hub.Progress(t.Context(), 7, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestProgressStopsWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentQueued}}
 	log.commit(1, shipgraph.DeploymentQueued)
-	events, err := (&live.Hub{Bus: bus, Log: log}).Progress(ctx, 7, 0)
+	events, err := (&live.Hub{Bus: bus, Log: log}).Progress(ctx, 7, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
