@@ -431,3 +431,83 @@ func waitReleased(t *testing.T, hub *live.Hub, bus *live.Memory) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// notified is a reader that reads its stream only when notify tells it
+// there is something, as wsprotocol's writer does.
+type notified struct {
+	tokens chan struct{}
+	events <-chan *shipgraph.DeploymentEvent
+}
+
+// readAll reads 1…last and the end, one read per notification; a
+// notification with nothing to read is an error.
+func (n notified) readAll(last int) error {
+	for want := 1; ; want++ {
+		select {
+		case <-n.tokens:
+		case <-time.After(10 * time.Second):
+			return errorf("no notification for sequence %d (or the end)", want)
+		}
+		select {
+		case e, ok := <-n.events:
+			switch {
+			case !ok && want == last+1:
+				return nil
+			case !ok:
+				return errorf("the stream ended before sequence %d", want)
+			case e.Sequence != want:
+				return errorf("got sequence %d, want %d", e.Sequence, want)
+			}
+		default:
+			return errorf("notified, but nothing to read (sequence %d)", want)
+		}
+	}
+}
+
+// notify is called once after every event sent and once after the close,
+// whether the event came from the fan-out or from a catch-up: a reader
+// that reads only when notified gets everything and never blocks.
+func TestHubNotifiesAfterEverySendAndTheClose(t *testing.T) {
+	t.Parallel()
+	const events = 100
+	bus := &live.Memory{}
+	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentInProgress}}
+	log.commit(1, shipgraph.DeploymentQueued)
+	// Two slots: the slow reader overflows, and catches up.
+	hub := &live.Hub{Bus: bus, Log: log, Refill: time.Hour, Buffer: 2}
+	readers := make([]notified, 2)
+	for i := range readers {
+		tokens := make(chan struct{}, events+10)
+		s, err := hub.Progress(t.Context(), 7, 0, func() { tokens <- struct{}{} })
+		if err != nil {
+			t.Fatal(err)
+		}
+		readers[i] = notified{tokens: tokens, events: s}
+	}
+	slow := make(chan struct{}) // the second reader starts once everything is published
+	var wg sync.WaitGroup
+	errs := make(chan error, len(readers))
+	for i, r := range readers {
+		wg.Go(func() {
+			if i == 1 {
+				<-slow
+			}
+			if err := r.readAll(events); err != nil {
+				errs <- fmt.Errorf("reader %d: %w", i, err)
+			}
+		})
+	}
+	publish(t, bus, log, events, shipgraph.DeploymentSucceeded)
+	close(slow)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i, r := range readers {
+		if n := len(r.tokens); n != 0 {
+			t.Errorf("reader %d: %d notifications more than events and the end", i, n)
+		}
+	}
+	waitReleased(t, hub, bus)
+}
