@@ -512,27 +512,23 @@ func presentPanic(err error) gqlerror.List {
 
 // end sends an operation's last message: complete, or the error that ended
 // it; nothing when the client completed it or the connection is closing.
+// Its id is free before that message goes out: a client may use it again
+// as soon as it has read it.
 func (c *conn) end(op *operation, errs gqlerror.List) {
-	if errs != nil {
-		c.writeError(op, op.id, errs)
-	} else {
-		c.mu.Lock()
-		closing := c.closeCode != 0 || c.ctx.Err() != nil
-		c.mu.Unlock()
-		if !closing {
-			c.writeMessage(op, completeMessage(op.id))
-		}
-	}
-	c.finish(op)
-}
-
-// finish forgets an operation that has ended, so that its id is free again.
-func (c *conn) finish(op *operation) {
 	c.mu.Lock()
-	op.ended = true
 	if c.ops[op.id] == op {
 		delete(c.ops, op.id)
 	}
+	closing := c.closeCode != 0 || c.ctx.Err() != nil
+	c.mu.Unlock()
+	switch {
+	case errs != nil:
+		c.writeError(op, op.id, errs)
+	case !closing:
+		c.writeMessage(op, completeMessage(op.id))
+	}
+	c.mu.Lock()
+	op.ended = true
 	c.mu.Unlock()
 	op.cancel()
 }

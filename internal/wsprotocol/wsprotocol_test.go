@@ -380,3 +380,25 @@ func TestSupports(t *testing.T) {
 		}
 	}
 }
+
+// An id is free again as soon as the client has read its operation's
+// complete: subscribing again with it at once is no duplicate (4409).
+func TestIDIsFreeOnceCompleteIsRead(t *testing.T) {
+	t.Parallel()
+	exec := &fakeExec{}
+	url, _ := testServer(t, exec)
+	c := dial(t, url)
+	for i := range 300 {
+		query := "stream"
+		if i%2 == 1 {
+			query = "plain"
+		}
+		c.subscribe("same", query, 1)
+		if m := c.read(); m.Type != "next" || m.ID != "same" {
+			t.Fatalf("round %d: got %+v, want next", i, m)
+		}
+		if m := c.read(); m.Type != "complete" || m.ID != "same" {
+			t.Fatalf("round %d: got %+v, want complete", i, m)
+		}
+	}
+}
