@@ -27,6 +27,10 @@
 // The legacy graphql-ws protocol stays with gqlgen's transport: Supports
 // leaves it (and a client that offers both, which gqlgen answers with
 // graphql-ws) to the transport added after this one.
+//
+// Unlike gqlgen's transport it does not put the connection_init payload in
+// operations' contexts (transport.GetInitPayload): the init function turns
+// it into what operations need (the principal).
 package wsprotocol
 
 import (
