@@ -229,7 +229,7 @@ func TestHubRefillsOnceForAllWhenTheBusLags(t *testing.T) {
 	t.Parallel()
 	const subscribers = 50
 	bus := &live.Memory{Buffer: 2}
-	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentInProgress}}
+	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentInProgress}, newest: make(chan struct{}, 1)}
 	log.commit(1, shipgraph.DeploymentQueued)
 	// Buffers and recent events large enough that no subscriber reads the
 	// log itself: the reads counted are the source's.
@@ -242,6 +242,9 @@ func TestHubRefillsOnceForAllWhenTheBusLags(t *testing.T) {
 		}
 		receive(t, streams[i], 1, 1, 5*time.Second)
 	}
+	// The source has read where the log ends: published before that, the
+	// 300 would be its start, and each subscriber would read them itself.
+	<-log.newest
 	before := log.listCalls()
 	// 300 published at once: the source's bus subscription keeps 2.
 	publish(t, bus, log, 300, shipgraph.DeploymentFailed)
