@@ -10,7 +10,6 @@ import (
 
 	"github.com/shipgraph/shipgraph/graph"
 	"github.com/shipgraph/shipgraph/graph/model"
-	"github.com/shipgraph/shipgraph/internal/live"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
 	"github.com/shipgraph/shipgraph/internal/wsprotocol"
 )
@@ -36,7 +35,9 @@ func (r *subscriptionResolver) DeploymentUpdated(ctx context.Context, filter *mo
 			return nil, err
 		}
 	}
-	return live.Deployments(ctx, r.Bus, f.Matches), nil
+	return wsprotocol.Stream(ctx, func(notify func()) (<-chan *shipgraph.Deployment, error) {
+		return r.Hub.Deployments(ctx, f.Matches, notify), nil
+	})
 }
 
 func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }

@@ -51,6 +51,8 @@ type Hub struct {
 
 	mu      sync.Mutex
 	sources map[int64]*source
+
+	boards boards // deploymentUpdated's fan-out
 }
 
 // source is the shared state of one watched deployment. Everything but
