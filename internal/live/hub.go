@@ -37,7 +37,8 @@ const Refill = 5 * time.Second
 // into the channel the GraphQL transport reads. A goroutine exists only
 // while a subscriber replays or catches up.
 //
-// Set the fields before the first Progress; the zero values are defaults.
+// Set the fields before the first Progress or Deployments; the zero values
+// are defaults.
 type Hub struct {
 	Bus Bus
 	Log EventLog
