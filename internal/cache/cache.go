@@ -312,33 +312,6 @@ func (s *Store) Transition(ctx context.Context, t shipgraph.Transition) (*shipgr
 	return e, d, err
 }
 
-// Transitions records transitions of one deployment, in one transaction
-// when the store below can (postgres.Store.Transitions), else one by one;
-// the deployment is invalidated once.
-func (s *Store) Transitions(ctx context.Context, ts []shipgraph.Transition) ([]*shipgraph.DeploymentEvent, *shipgraph.Deployment, error) {
-	batcher, ok := s.Inner.(interface {
-		Transitions(context.Context, []shipgraph.Transition) ([]*shipgraph.DeploymentEvent, *shipgraph.Deployment, error)
-	})
-	if !ok || len(ts) == 0 {
-		evs := make([]*shipgraph.DeploymentEvent, len(ts))
-		var d *shipgraph.Deployment
-		for i, t := range ts {
-			var err error
-			if evs[i], d, err = s.Transition(ctx, t); err != nil {
-				return nil, nil, err
-			}
-		}
-		return evs, d, nil
-	}
-	evs, d, err := batcher.Transitions(ctx, ts)
-	var v int64
-	if d != nil {
-		v = int64(d.Version)
-	}
-	s.afterWrite(ctx, key(kindDeployment, ts[0].DeploymentID), v, err)
-	return evs, d, err
-}
-
 // CancelDeployment implements shipgraph.Store.
 func (s *Store) CancelDeployment(ctx context.Context, id int64) (*shipgraph.Deployment, error) {
 	d, err := s.Inner.CancelDeployment(ctx, id)

@@ -41,40 +41,6 @@ func (p *Publisher) Transition(ctx context.Context, t shipgraph.Transition) (*sh
 	return e, d, err
 }
 
-// Transitions records transitions of one deployment, in one transaction
-// when the store below can (postgres.Store.Transitions), else one by one,
-// and publishes each event once committed. The deployment goes with the
-// last one only: boards show current state, and the earlier states of a
-// batch were never visible to anyone.
-func (p *Publisher) Transitions(ctx context.Context, ts []shipgraph.Transition) ([]*shipgraph.DeploymentEvent, *shipgraph.Deployment, error) {
-	batcher, ok := p.Store.(interface {
-		Transitions(context.Context, []shipgraph.Transition) ([]*shipgraph.DeploymentEvent, *shipgraph.Deployment, error)
-	})
-	if !ok {
-		evs := make([]*shipgraph.DeploymentEvent, len(ts))
-		var d *shipgraph.Deployment
-		for i, t := range ts {
-			var err error
-			if evs[i], d, err = p.Transition(ctx, t); err != nil {
-				return nil, nil, err
-			}
-		}
-		return evs, d, nil
-	}
-	evs, d, err := batcher.Transitions(ctx, ts)
-	if err != nil {
-		return nil, nil, err
-	}
-	for i, e := range evs {
-		u := Update{Event: e}
-		if i == len(evs)-1 {
-			u.Deployment = d
-		}
-		p.publish(ctx, u)
-	}
-	return evs, d, nil
-}
-
 // CreateDeployment implements shipgraph.Store.
 func (p *Publisher) CreateDeployment(ctx context.Context, in shipgraph.DeploymentCreate) (*shipgraph.Deployment, bool, error) {
 	d, created, err := p.Store.CreateDeployment(ctx, in)

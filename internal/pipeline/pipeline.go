@@ -197,11 +197,9 @@ func (noObserver) DeploymentFinished(shipgraph.DeploymentStatus)                
 
 // Store is what the pipeline needs of shipgraph.Store.
 type Store interface {
-	// Transitions records transitions of one deployment, in order, as its
-	// next events in one transaction (all or none), and returns them with
-	// the deployment as the last one left it; a finished deployment
-	// refuses them with CodeConflict.
-	Transitions(ctx context.Context, ts []shipgraph.Transition) ([]*shipgraph.DeploymentEvent, *shipgraph.Deployment, error)
+	// Transition records one event and returns it with the deployment it
+	// produced; a finished deployment refuses it with CodeConflict.
+	Transition(ctx context.Context, t shipgraph.Transition) (*shipgraph.DeploymentEvent, *shipgraph.Deployment, error)
 	// DeploymentsByID returns deployments in ids order, nil for missing ones.
 	DeploymentsByID(ctx context.Context, ids []int64) ([]*shipgraph.Deployment, error)
 }

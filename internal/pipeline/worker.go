@@ -134,13 +134,12 @@ func (w *worker) deploy(ctx context.Context, id int64, attempt, maxAttempts int,
 		msg = fmt.Sprintf("resumed on %s (attempt %d)", w.host, attempt)
 		log.InfoContext(ctx, "resuming deployment")
 	}
-	started := shipgraph.Transition{Status: shipgraph.DeploymentInProgress, Message: msg}
+	if err := rec.record(shipgraph.Transition{Status: shipgraph.DeploymentInProgress, Message: msg}); err != nil {
+		return ended(err)
+	}
 
 	stages, err := d.Stages()
 	if err != nil {
-		if err := rec.record(started); err != nil {
-			return ended(err)
-		}
 		return err
 	}
 	state := make(map[shipgraph.StageName]shipgraph.DeploymentStage, len(stages))
@@ -152,7 +151,7 @@ func (w *worker) deploy(ctx context.Context, id int64, attempt, maxAttempts int,
 	for _, name := range shipgraph.Stages {
 		if s := state[name]; s.Status == shipgraph.StageFailed {
 			reason := string(name) + ": " + deref(s.Error, "failed")
-			return ended(rec.record(started, shipgraph.Transition{Status: shipgraph.DeploymentFailed, Message: "deployment failed: " + reason, Error: reason}))
+			return ended(rec.record(shipgraph.Transition{Status: shipgraph.DeploymentFailed, Message: "deployment failed: " + reason, Error: reason}))
 		}
 	}
 
@@ -162,14 +161,6 @@ func (w *worker) deploy(ctx context.Context, id int64, attempt, maxAttempts int,
 		if state[name].Status != shipgraph.StageSucceeded {
 			first = append(first, name)
 		}
-	}
-	// The start is a write of its own, not one with the stages' RUNNING:
-	// events committed together reach subscribers together, and with many
-	// deployments starting at once the bigger bursts cost more delivery
-	// latency (make bench-live: p99 of the first events about twice) than
-	// the saved commit is worth.
-	if err := rec.record(started); err != nil {
-		return ended(err)
 	}
 	res := w.runPhase(runCtx, rec, d, first)
 	if res.ok() && state[shipgraph.StageExecute].Status != shipgraph.StageSucceeded {
@@ -244,33 +235,14 @@ func (r phaseResult) ok() bool {
 	return r.failed == "" && r.err == nil && len(r.interrupted) == 0 && r.notStarted == 0
 }
 
-// runPhase records the stages' RUNNING events together (one commit), then
-// runs the stages concurrently; the first failure stops the others.
+// runPhase runs stages concurrently; the first failure stops the others.
 func (w *worker) runPhase(ctx context.Context, rec *recorder, d *shipgraph.Deployment, stages []shipgraph.StageName) phaseResult {
-	var res phaseResult
-	if len(stages) == 0 {
-		return res
-	}
-	if ctx.Err() != nil {
-		res.notStarted = len(stages)
-		return res
-	}
-	ts := make([]shipgraph.Transition, len(stages))
-	for i, st := range stages {
-		ts[i] = stageTransition(st, shipgraph.StageRunning, string(st)+" started", "")
-	}
-	if err := rec.record(ts...); err != nil {
-		if !errors.Is(err, errDeploymentFinished) {
-			res.err = err
-		}
-		res.notStarted = len(stages)
-		return res
-	}
 	gctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var (
-		mu sync.Mutex
-		wg sync.WaitGroup
+		mu  sync.Mutex
+		res phaseResult
+		wg  sync.WaitGroup
 	)
 	onFail := func(stage shipgraph.StageName, msg string) {
 		mu.Lock()
@@ -305,31 +277,24 @@ func (w *worker) runPhase(ctx context.Context, rec *recorder, d *shipgraph.Deplo
 	return res
 }
 
-// runStage runs one stage, whose RUNNING runPhase recorded, and records
-// how it ended: SUCCEEDED, FAILED (calling onFail, after the event, so that
-// the failure precedes the cancellations it causes), or CANCELLED when a
-// sibling failed. A stage stopped for another reason (the job's context,
-// an attempt error) records nothing more and reports interrupted; one
-// whose phase stopped before it began reports not started.
+// runStage runs one stage and records its transitions: RUNNING, then
+// SUCCEEDED, FAILED (calling onFail, after the event, so that the failure
+// precedes the cancellations it causes), or CANCELLED when a sibling
+// failed. A stage stopped for another reason (the job's context, an
+// attempt error) records nothing more and reports interrupted.
 func (w *worker) runStage(ctx context.Context, rec *recorder, d *shipgraph.Deployment, stage shipgraph.StageName,
 	onFail func(shipgraph.StageName, string), onErr func(error)) (started, interrupted bool) {
 	if ctx.Err() != nil {
-		var sf *siblingFailed
-		if errors.As(context.Cause(ctx), &sf) {
-			// Its RUNNING is recorded: a sibling's failure cancels it.
-			err := rec.record(stageTransition(stage, shipgraph.StageCancelled, fmt.Sprintf("%s cancelled: %s failed", stage, sf.stage), ""))
-			switch {
-			case err == nil:
-				w.observer.StageFinished(stage, shipgraph.StageCancelled, 0)
-			case !errors.Is(err, errDeploymentFinished):
-				onErr(err)
-			}
-			return true, false
-		}
-		return true, true
+		return false, false
 	}
 	ctx, span := w.tracer.Start(ctx, "stage "+string(stage), trace.WithAttributes(attribute.String("shipgraph.stage", string(stage))))
 	defer span.End()
+	if err := rec.record(stageTransition(stage, shipgraph.StageRunning, string(stage)+" started", "")); err != nil {
+		if !errors.Is(err, errDeploymentFinished) {
+			onErr(err)
+		}
+		return false, false
+	}
 	sctx, cancel := context.WithTimeoutCause(ctx, w.stageTimeout, errStageTimeout)
 	start := time.Now()
 	err := w.runner.Run(sctx, d, stage, func(line string) { rec.line(stage, line) })
@@ -419,14 +384,11 @@ func deref(s *string, def string) string {
 	return *s
 }
 
-// recorder writes a deployment's transitions in the order this worker
-// decides them. Concurrent stages share it: the store would serialize them
-// anyway with its row lock, but then the order of the events would be the
-// order in which transactions won the lock, not the order in which this
-// worker decided them (a stage's RUNNING could follow its first output
-// line). Writes never overlap: what is recorded while one is in flight
-// waits, and then all of it is written in one transaction (group commit),
-// in the order it was recorded.
+// recorder writes a deployment's transitions one at a time. Concurrent
+// stages share it: the store would serialize them anyway with its row
+// lock, but then the order of the events would be the order in which
+// transactions won the lock, not the order in which this worker decided
+// them (a stage's RUNNING could follow its first output line).
 type recorder struct {
 	store      Store
 	id         int64
@@ -438,133 +400,44 @@ type recorder struct {
 	mu       sync.Mutex
 	finished bool
 	observed bool // the observer was told how the deployment ended
-	writing  bool // a write is in flight
-	queue    []*pendingWrite
 }
 
-// pendingWrite is one call of write, waiting for its transaction.
-type pendingWrite struct {
-	ts      []shipgraph.Transition
-	timeout time.Duration
-	done    chan struct{} // closed when err is set, or when it leads
-	lead    bool          // it writes the queue
-	err     error
+// record writes t, or returns errDeploymentFinished once the deployment
+// has been finished by someone else.
+func (r *recorder) record(t shipgraph.Transition) error {
+	return r.write(writeTimeout, t)
 }
 
-// record writes ts, in order, in one transaction, or returns
-// errDeploymentFinished once the deployment has been finished by someone
-// else.
-func (r *recorder) record(ts ...shipgraph.Transition) error {
-	return r.write(writeTimeout, ts...)
-}
-
-// write records ts, with whatever else is recorded meanwhile, within
-// timeout. The caller that finds no write in flight leads: it writes the
-// queue, then hands the lead to the first caller queued meanwhile.
-func (r *recorder) write(timeout time.Duration, ts ...shipgraph.Transition) error {
-	p := &pendingWrite{ts: ts, timeout: timeout, done: make(chan struct{})}
-	r.mu.Lock()
-	if r.finished {
-		r.mu.Unlock()
-		return errDeploymentFinished
-	}
-	r.queue = append(r.queue, p)
-	if r.writing {
-		r.mu.Unlock()
-		<-p.done
-		if !p.lead {
-			return p.err
-		}
-		r.mu.Lock()
-	}
-	r.writing = true
-	batch := r.queue
-	r.queue = nil
-	r.mu.Unlock()
-
-	d, err := r.commit(batch)
-
+func (r *recorder) write(timeout time.Duration, t shipgraph.Transition) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err == nil && d != nil && d.Status.Finished() {
-		r.observe(d.Status)
-	}
-	if err != nil {
-		if status, ok := r.finishedElsewhere(err); ok {
-			r.observe(status)
-			r.finished = true
-			r.onFinished()
-			err = errDeploymentFinished
-		}
-	}
-	for _, q := range batch {
-		q.err = err
-		if q != p {
-			close(q.done)
-		}
-	}
 	if r.finished {
-		for _, q := range r.queue {
-			q.err = errDeploymentFinished
-			close(q.done)
-		}
-		r.queue = nil
+		return errDeploymentFinished
 	}
-	if len(r.queue) > 0 {
-		next := r.queue[0]
-		next.lead = true // writing stays true: next goes on
-		close(next.done)
-	} else {
-		r.writing = false
-	}
-	return p.err
-}
-
-// commit writes a batch in one transaction. On an error refusing it, it
-// checks whether the deployment was finished elsewhere (see
-// finishedElsewhere).
-func (r *recorder) commit(batch []*pendingWrite) (*shipgraph.Deployment, error) {
-	var ts []shipgraph.Transition
-	timeout := batch[0].timeout
-	for _, p := range batch {
-		for _, t := range p.ts {
-			t.DeploymentID = r.id
-			ts = append(ts, t)
-		}
-		timeout = min(timeout, p.timeout)
-	}
+	t.DeploymentID = r.id
 	ctx, cancel := context.WithTimeout(r.base, timeout)
 	defer cancel()
-	_, d, err := r.store.Transitions(ctx, ts)
+	_, d, err := r.store.Transition(ctx, t)
 	if err == nil {
-		return d, nil
+		if d != nil && d.Status.Finished() {
+			r.observe(d.Status)
+		}
+		return nil
 	}
-	if status, ok := r.refusedAsFinished(ctx, err); ok {
-		return nil, &finishedError{status: status}
+	if status, ok := r.finishedElsewhere(ctx, err); ok {
+		r.observe(status)
+		r.finished = true
+		r.onFinished()
+		return errDeploymentFinished
 	}
-	return nil, fmt.Errorf("deployment %d: record %q: %w", r.id, ts[0].Message, err)
+	return fmt.Errorf("deployment %d: record %q: %w", r.id, t.Message, err)
 }
 
-// finishedError is commit's report that the deployment is finished (or
-// gone: status "").
-type finishedError struct{ status shipgraph.DeploymentStatus }
-
-func (e *finishedError) Error() string { return "deployment finished elsewhere" }
-
-// finishedElsewhere tells whether commit found the deployment finished.
-func (r *recorder) finishedElsewhere(err error) (shipgraph.DeploymentStatus, bool) {
-	var fe *finishedError
-	if errors.As(err, &fe) {
-		return fe.status, true
-	}
-	return "", false
-}
-
-// refusedAsFinished reports whether err refused a transition because the
+// finishedElsewhere reports whether err refused a transition because the
 // deployment is finished (or gone), and with which status. CONFLICT alone
 // is not proof: the store also reports a deadlock as one, which is worth
 // retrying.
-func (r *recorder) refusedAsFinished(ctx context.Context, err error) (shipgraph.DeploymentStatus, bool) {
+func (r *recorder) finishedElsewhere(ctx context.Context, err error) (shipgraph.DeploymentStatus, bool) {
 	switch shipgraph.ErrorCode(err) {
 	case shipgraph.CodeNotFound:
 		return "", true // gone: no outcome to tell

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,11 +27,8 @@ type fakeStore struct {
 	events   []fakeEvent
 	inflight atomic.Int32
 	overlap  atomic.Bool
-	// failOn, when it returns an error for a transition, fails it (and
-	// the transitions written with it).
+	// failOn, when it returns an error for a transition, fails it.
 	failOn func(t shipgraph.Transition) error
-	// batches are the sizes of the writes (transactions), in order.
-	batches []int
 }
 
 type fakeEvent struct {
@@ -55,9 +50,7 @@ func newFakeStore() *fakeStore {
 	}
 }
 
-// Transitions applies ts in one step, all or none, as the real store's
-// transaction does.
-func (f *fakeStore) Transitions(ctx context.Context, ts []shipgraph.Transition) ([]*shipgraph.DeploymentEvent, *shipgraph.Deployment, error) {
+func (f *fakeStore) Transition(ctx context.Context, t shipgraph.Transition) (*shipgraph.DeploymentEvent, *shipgraph.Deployment, error) {
 	if f.inflight.Add(1) > 1 {
 		f.overlap.Store(true)
 	}
@@ -65,30 +58,17 @@ func (f *fakeStore) Transitions(ctx context.Context, ts []shipgraph.Transition) 
 	time.Sleep(time.Millisecond) // let an overlapping write show
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.batches = append(f.batches, len(ts))
-	for _, t := range ts {
-		if f.failOn != nil {
-			if err := f.failOn(t); err != nil {
-				return nil, nil, err
-			}
+	if f.failOn != nil {
+		if err := f.failOn(t); err != nil {
+			return nil, nil, err
 		}
 	}
 	if f.d.Status.Finished() {
 		return nil, nil, shipgraph.Errorf(shipgraph.CodeConflict, "deployment is already %s", f.d.Status)
 	}
-	d, stages, events := f.d, append([]shipgraph.DeploymentStage(nil), f.stages...), len(f.events)
-	evs := make([]*shipgraph.DeploymentEvent, len(ts))
-	for i, t := range ts {
-		if f.d.Status.Finished() {
-			// A transition after the end in one batch: roll it all back.
-			status := f.d.Status
-			f.d, f.stages, f.events = d, stages, f.events[:events]
-			return nil, nil, shipgraph.Errorf(shipgraph.CodeConflict, "deployment is already %s", status)
-		}
-		f.apply(t)
-		evs[i] = &shipgraph.DeploymentEvent{Sequence: len(f.events), Status: t.Status, Message: t.Message}
-	}
-	return evs, f.snapshot(), nil
+	f.apply(t)
+	d := f.snapshot()
+	return &shipgraph.DeploymentEvent{Sequence: len(f.events), Status: t.Status, Message: t.Message}, d, nil
 }
 
 func (f *fakeStore) apply(t shipgraph.Transition) {
@@ -681,112 +661,5 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if got := retryDelay(10); got != 30*time.Second {
 		t.Errorf("retryDelay(10) = %s", got)
-	}
-}
-
-// batchSizes returns the sizes of the writes so far.
-func (f *fakeStore) batchSizes() []int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]int(nil), f.batches...)
-}
-
-// A phase's RUNNING events go together, and what stages record while a
-// write is in flight goes in the next one: a deployment with zero-length
-// stages takes fewer transactions than events.
-func TestWorkerGroupsItsWrites(t *testing.T) {
-	t.Parallel()
-	f := newFakeStore()
-	if err := testWorker(f, funcRunner(func(context.Context, shipgraph.StageName, func(string)) error { return nil }), time.Minute).
-		deploy(t.Context(), 42, 1, MaxAttempts, ""); err != nil {
-		t.Fatalf("deploy: %v", err)
-	}
-	defer f.check(t)
-	sizes := f.batchSizes()
-	if len(f.log()) != 10 || len(sizes) < 2 || sizes[0] != 1 || sizes[1] != 3 || len(sizes) > 7 {
-		t.Fatalf("%d events in writes of %v; want 10: the start, the 3 RUNNING together, in at most 7 writes", len(f.log()), sizes)
-	}
-}
-
-// waitQueued waits until n writes wait behind the one in flight.
-func waitQueued(t *testing.T, r *recorder, n int) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		r.mu.Lock()
-		queued := len(r.queue)
-		r.mu.Unlock()
-		if queued == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d writes queued, want %d", queued, n)
-		}
-		runtime.Gosched() // nothing to await: the queue has no signal
-	}
-}
-
-// What is recorded while a write is in flight is written next, together,
-// in the order it was recorded; an error refusing that write reaches every
-// caller whose transitions were in it, and none of them is applied.
-func TestRecorderGroupCommit(t *testing.T) {
-	t.Parallel()
-	for _, failing := range []bool{false, true} {
-		t.Run(fmt.Sprintf("failing=%v", failing), func(t *testing.T) {
-			t.Parallel()
-			f := newFakeStore()
-			release := make(chan struct{})
-			dbDown := shipgraph.Internal(errors.New("connection refused"))
-			f.failOn = func(tr shipgraph.Transition) error {
-				switch {
-				case tr.Message == "first":
-					<-release
-				case failing && tr.Message == "c":
-					return dbDown
-				}
-				return nil
-			}
-			rec := &recorder{store: f, id: 42, log: testLogger(), base: context.Background(), observer: noObserver{}, onFinished: func() {}}
-			msg := func(m string) shipgraph.Transition {
-				return shipgraph.Transition{Status: shipgraph.DeploymentInProgress, Message: m}
-			}
-			errs := make(chan error, 4)
-			go func() { errs <- rec.record(msg("first")) }()
-			waitQueued(t, rec, 0)
-			for {
-				rec.mu.Lock()
-				writing := rec.writing
-				rec.mu.Unlock()
-				if writing {
-					break
-				}
-				runtime.Gosched()
-			}
-			results := make([]chan error, 3)
-			for i, m := range []string{"b", "c", "d"} {
-				results[i] = make(chan error, 1)
-				go func() { results[i] <- rec.record(msg(m)) }()
-				waitQueued(t, rec, i+1)
-			}
-			close(release)
-			if err := <-errs; err != nil {
-				t.Fatalf("first: %v", err)
-			}
-			for i, r := range results {
-				if err := <-r; failing != (err != nil) || (failing && !errors.Is(err, dbDown)) {
-					t.Errorf("write %d: %v", i, err)
-				}
-			}
-			want := []string{"first", "b", "c", "d"}
-			if failing {
-				want = want[:1]
-			}
-			var got []string
-			for _, e := range f.log() {
-				got = append(got, e.Message)
-			}
-			if !slices.Equal(got, want) || !slices.Equal(f.batchSizes(), []int{1, 3}) {
-				t.Fatalf("events %v in writes of %v; want %v in writes of [1 3]", got, f.batchSizes(), want)
-			}
-		})
 	}
 }
