@@ -163,24 +163,31 @@ func graphQLHandler(d serverDeps) http.Handler {
 	srv := handler.New(schema)
 	conns := &limits.Connections{Max: d.Config.Limits.MaxConnections}
 	wsInit, wsClose := countWebSockets(d.Metrics, websocketInit(d.Auth, conns), releaseConnection)
+	acceptOptions := websocket.AcceptOptions{OriginPatterns: browser.NewPolicy(d.Config.CORSOrigins...).OriginPatterns()}
 	// Transports match in the order they are added: the event stream and
-	// the WebSocket upgrade before plain POST and GET.
+	// the WebSocket upgrades before plain POST and GET.
 	srv.AddTransport(transport.SSE{})
+	// graphql-transport-ws: our own transport (the protocol's close codes,
+	// no goroutine per subscription, coalesced writes; see wsprotocol).
+	srv.AddTransport(wsprotocol.Transport{
+		AcceptOptions: acceptOptions,
+		Init: func(ctx context.Context, p transport.InitPayload) (context.Context, error) {
+			ctx, _, err := wsInit(ctx, p)
+			return ctx, err
+		},
+		Closed: wsClose,
+		// Without connection_init by then: 4408.
+		InitTimeout:  d.Config.WSInitTimeout,
+		PingInterval: d.Config.WSKeepAlive,
+	})
+	// The legacy graphql-ws protocol: gqlgen's transport.
 	srv.AddTransport(transport.Websocket{
-		// wsprotocol closes graphql-transport-ws connections with the
-		// protocol's codes where gqlgen does not (4400, 4401, 4408, 4409,
-		// 4429); the legacy graphql-ws protocol passes through.
-		Implementation: wsprotocol.Implementation{WebsocketImplementation: transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{
-			OriginPatterns: browser.NewPolicy(d.Config.CORSOrigins...).OriginPatterns(),
-		}}},
-		InitFunc:  wsInit,
-		CloseFunc: wsClose,
-		// Without connection_init by then: 4408 (through wsprotocol).
-		InitTimeout: d.Config.WSInitTimeout,
-		// Both keep-alives: KeepAlivePingInterval only affects the legacy
-		// graphql-ws protocol, PingPongInterval graphql-transport-ws.
+		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: acceptOptions},
+		InitFunc:       wsInit,
+		CloseFunc:      wsClose,
+		InitTimeout:    d.Config.WSInitTimeout,
+		// KeepAlivePingInterval is the legacy protocol's keep-alive.
 		KeepAlivePingInterval: d.Config.WSKeepAlive,
-		PingPongInterval:      d.Config.WSKeepAlive,
 	})
 	srv.AddTransport(graphqlhttp.Transport{MaxBodyBytes: d.Config.MaxBodyBytes})
 	// Parsed and validated documents are cached by query text: dashboards
@@ -240,13 +247,13 @@ func websocketInit(a *auth.Authenticator, conns *limits.Connections) transport.W
 				err = errors.New("connection_init must carry an Authorization token")
 			}
 			ctx = transport.WithWebsocketCloseCode(ctx, 4403)
-			return transport.AppendCloseReason(ctx, "Forbidden"), nil, err
+			return transport.AppendCloseReason(ctx, "Forbidden"), nil, &wsprotocol.CloseError{Code: 4403, Reason: "Forbidden", Err: err}
 		}
 		release, err := conns.Acquire(principal.Subject)
 		if err != nil {
 			// 1008: policy violation; the protocol has no code for it.
 			ctx = transport.WithWebsocketCloseCode(ctx, 1008)
-			return transport.AppendCloseReason(ctx, "too many connections"), nil, err
+			return transport.AppendCloseReason(ctx, "too many connections"), nil, &wsprotocol.CloseError{Code: 1008, Reason: "too many connections", Err: err}
 		}
 		ctx = context.WithValue(ctx, releaseKey{}, release)
 		ctx, _ = auth.ExpiryContext(auth.WithPrincipal(ctx, principal))

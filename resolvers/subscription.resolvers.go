@@ -10,8 +10,8 @@ import (
 
 	"github.com/shipgraph/shipgraph/graph"
 	"github.com/shipgraph/shipgraph/graph/model"
-	"github.com/shipgraph/shipgraph/internal/live"
 	"github.com/shipgraph/shipgraph/internal/shipgraph"
+	"github.com/shipgraph/shipgraph/internal/wsprotocol"
 )
 
 func (r *subscriptionResolver) DeploymentProgress(ctx context.Context, deploymentID string, afterSequence *int) (<-chan *shipgraph.DeploymentEvent, error) {
@@ -22,7 +22,9 @@ func (r *subscriptionResolver) DeploymentProgress(ctx context.Context, deploymen
 	if afterSequence != nil && *afterSequence < 0 {
 		return nil, shipgraph.InvalidField("afterSequence", "afterSequence must not be negative")
 	}
-	return r.Hub.Progress(ctx, id, deref(afterSequence))
+	return wsprotocol.Stream(ctx, func(notify func()) (<-chan *shipgraph.DeploymentEvent, error) {
+		return r.Hub.Progress(ctx, id, deref(afterSequence), notify)
+	})
 }
 
 func (r *subscriptionResolver) DeploymentUpdated(ctx context.Context, filter *model.DeploymentFilter) (<-chan *shipgraph.Deployment, error) {
@@ -33,7 +35,9 @@ func (r *subscriptionResolver) DeploymentUpdated(ctx context.Context, filter *mo
 			return nil, err
 		}
 	}
-	return live.Deployments(ctx, r.Bus, f.Matches), nil
+	return wsprotocol.Stream(ctx, func(notify func()) (<-chan *shipgraph.Deployment, error) {
+		return r.Hub.Deployments(ctx, f.Matches, notify), nil
+	})
 }
 
 func (r *Resolver) Subscription() graph.SubscriptionResolver { return &subscriptionResolver{r} }

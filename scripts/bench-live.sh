@@ -48,6 +48,8 @@
 #   BENCH_OUT                    results file (default bench-results.md)
 #   BENCH_DATABASE_URL           use this database as it is (not reset)
 #   BENCH_KEEP=1                 keep the work directory (server logs, raw JSON)
+#   BENCH_PROFILE_DIR            save the subscription server's heap and goroutine
+#                                profiles (idle) and CPU profile (live) here
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -225,7 +227,8 @@ start_server subs SHIPGRAPH_STAGE_DURATION="$STAGE" SHIPGRAPH_RUN_DEPLOYMENTS=tr
     SHIPGRAPH_MAX_SUBSCRIPTIONS="$max_subs" SHIPGRAPH_PPROF_ADDR="127.0.0.1:$pprof_port"
 QUEUE_TOUCHED=1
 run_phase subs subs -url "$SERVER_URL/graphql" -pprof "http://127.0.0.1:$pprof_port/debug/pprof" \
-    -pid "$SERVER_PID" -deployments "$SUB_DEPLOYMENTS" -conns "$CONNS" -per-conn "$PER_CONN" -idle "$IDLE"
+    -pid "$SERVER_PID" -deployments "$SUB_DEPLOYMENTS" -conns "$CONNS" -per-conn "$PER_CONN" -idle "$IDLE" \
+    ${BENCH_PROFILE_DIR:+-profile-dir "$BENCH_PROFILE_DIR"}
 finish_server subs || FAILED+="${FAILED:+, }subs server"
 
 # ------------------------------------------------------------ report ----

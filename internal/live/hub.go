@@ -37,7 +37,8 @@ const Refill = 5 * time.Second
 // into the channel the GraphQL transport reads. A goroutine exists only
 // while a subscriber replays or catches up.
 //
-// Set the fields before the first Progress; the zero values are defaults.
+// Set the fields before the first Progress or Deployments; the zero values
+// are defaults.
 type Hub struct {
 	Bus Bus
 	Log EventLog
@@ -51,6 +52,8 @@ type Hub struct {
 
 	mu      sync.Mutex
 	sources map[int64]*source
+
+	boards boards // deploymentUpdated's fan-out
 }
 
 // source is the shared state of one watched deployment. Everything but
@@ -83,6 +86,17 @@ type subscriber struct {
 	// closed: the subscriber left its source; out is closed by its owner.
 	closed bool
 	stop   func() bool // unregisters the context.AfterFunc
+	// notify, when set, is called after each send into out and after out
+	// is closed, by whoever did it (see Progress).
+	notify func()
+}
+
+// sent tells the subscriber's reader that out holds one more value, or
+// was closed.
+func (sub *subscriber) sent() {
+	if sub.notify != nil {
+		sub.notify()
+	}
 }
 
 // Progress streams the events of a deployment after afterSequence: first
@@ -90,7 +104,11 @@ type subscriber struct {
 // duplicate, closing the channel after the terminal event (or once the
 // replay is done for a deployment that had already finished). The channel
 // closes, too, when ctx ends.
-func (h *Hub) Progress(ctx context.Context, deploymentID int64, afterSequence int) (<-chan *shipgraph.DeploymentEvent, error) {
+//
+// notify, when not nil, is called after every event sent into the channel
+// and after it is closed, so that a reader may read only when told to (see
+// wsprotocol.Stream). It must not block: the hub may hold its lock.
+func (h *Hub) Progress(ctx context.Context, deploymentID int64, afterSequence int, notify func()) (<-chan *shipgraph.DeploymentEvent, error) {
 	ds, err := h.Log.DeploymentsByID(ctx, []int64{deploymentID})
 	if err != nil {
 		return nil, err
@@ -98,7 +116,7 @@ func (h *Hub) Progress(ctx context.Context, deploymentID int64, afterSequence in
 	if ds[0] == nil {
 		return nil, shipgraph.Errorf(shipgraph.CodeNotFound, "deployment not found")
 	}
-	sub := &subscriber{id: deploymentID, ctx: ctx, out: make(chan *shipgraph.DeploymentEvent, h.buffer()), last: afterSequence}
+	sub := &subscriber{id: deploymentID, ctx: ctx, out: make(chan *shipgraph.DeploymentEvent, h.buffer()), last: afterSequence, notify: notify}
 	if ds[0].Status.Finished() {
 		// Finished before we looked: the replay is all there is, even
 		// when afterSequence is past its end; no source needed.
@@ -301,6 +319,7 @@ func (h *Hub) fanOut(src *source, e *shipgraph.DeploymentEvent) {
 		select {
 		case sub.out <- e:
 			sub.last = e.Sequence
+			sub.sent()
 			if end {
 				h.closeLive(src, sub)
 			}
@@ -315,6 +334,7 @@ func (h *Hub) fanOut(src *source, e *shipgraph.DeploymentEvent) {
 func (h *Hub) closeLive(src *source, sub *subscriber) {
 	sub.live, sub.closed = false, true
 	close(sub.out)
+	sub.sent()
 	sub.stop()
 	h.detach(src, sub)
 }
@@ -330,6 +350,7 @@ func (h *Hub) leave(src *source, sub *subscriber) {
 	if sub.live {
 		sub.live = false
 		close(sub.out)
+		sub.sent()
 	} // else its catch-up goroutine owns out and closes it
 	h.detach(src, sub)
 }
@@ -357,6 +378,7 @@ func (h *Hub) catchUp(src *source, sub *subscriber) {
 			if sub.closed { // its context ended
 				h.mu.Unlock()
 				close(sub.out)
+				sub.sent()
 				return
 			}
 			if src.ready && sub.last >= src.head {
@@ -423,6 +445,7 @@ func (h *Hub) catchUp(src *source, sub *subscriber) {
 				h.finish(src, sub)
 				return
 			}
+			sub.sent()
 			sub.last = e.Sequence
 			if terminal(e) {
 				h.finish(src, sub)
@@ -443,6 +466,7 @@ func (h *Hub) finish(src *source, sub *subscriber) {
 		h.mu.Unlock()
 	}
 	close(sub.out)
+	sub.sent()
 	sub.stop()
 }
 

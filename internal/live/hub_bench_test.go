@@ -30,7 +30,7 @@ func BenchmarkHubFanOut(b *testing.B) {
 	var ready sync.WaitGroup
 	for _, l := range logs {
 		for range perDeployment {
-			s, err := hub.Progress(ctx, l.deployment.ID, 0)
+			s, err := hub.Progress(ctx, l.deployment.ID, 0, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

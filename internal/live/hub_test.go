@@ -61,7 +61,7 @@ func TestHubManySubscribersShareOneSource(t *testing.T) {
 	streams := make([]<-chan *shipgraph.DeploymentEvent, subscribers)
 	for i := range streams {
 		var err error
-		if streams[i], err = hub.Progress(t.Context(), 7, 0); err != nil {
+		if streams[i], err = hub.Progress(t.Context(), 7, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,7 +109,7 @@ func TestHubLateJoinerWithAfterSequence(t *testing.T) {
 	bus := &live.Memory{}
 	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentInProgress}}
 	hub := &live.Hub{Bus: bus, Log: log, Refill: time.Hour}
-	first, err := hub.Progress(t.Context(), 7, 0)
+	first, err := hub.Progress(t.Context(), 7, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestHubLateJoinerWithAfterSequence(t *testing.T) {
 	}{{"from the start", 0}, {"from its recent events", 90}, {"from older events", 10}, {"at the head", 100}, {"past the end", 1000}}
 	joined := make([]<-chan *shipgraph.DeploymentEvent, len(cases))
 	for i, c := range cases {
-		if joined[i], err = hub.Progress(t.Context(), 7, c.after); err != nil {
+		if joined[i], err = hub.Progress(t.Context(), 7, c.after, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -147,7 +147,7 @@ func TestHubLateJoinerWithAfterSequence(t *testing.T) {
 	log.mu.Lock()
 	log.deployment.Status = shipgraph.DeploymentSucceeded
 	log.mu.Unlock()
-	late, err := hub.Progress(t.Context(), 7, 115)
+	late, err := hub.Progress(t.Context(), 7, 115, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,11 +165,11 @@ func TestHubSlowSubscriberCatchesUpFromTheLog(t *testing.T) {
 	bus := &live.Memory{}
 	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentInProgress}}
 	hub := &live.Hub{Bus: bus, Log: log, Refill: time.Hour, Buffer: 4, Recent: 8}
-	slow, err := hub.Progress(t.Context(), 7, 0)
+	slow, err := hub.Progress(t.Context(), 7, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, err := hub.Progress(t.Context(), 7, 0)
+	fast, err := hub.Progress(t.Context(), 7, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestHubRefillsOnceForAllWhenTheBusLags(t *testing.T) {
 	t.Parallel()
 	const subscribers = 50
 	bus := &live.Memory{Buffer: 2}
-	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentInProgress}}
+	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentInProgress}, newest: make(chan struct{}, 1)}
 	log.commit(1, shipgraph.DeploymentQueued)
 	// Buffers and recent events large enough that no subscriber reads the
 	// log itself: the reads counted are the source's.
@@ -237,11 +237,14 @@ func TestHubRefillsOnceForAllWhenTheBusLags(t *testing.T) {
 	streams := make([]<-chan *shipgraph.DeploymentEvent, subscribers)
 	for i := range streams {
 		var err error
-		if streams[i], err = hub.Progress(t.Context(), 7, 0); err != nil {
+		if streams[i], err = hub.Progress(t.Context(), 7, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		receive(t, streams[i], 1, 1, 5*time.Second)
 	}
+	// The source has read where the log ends: published before that, the
+	// 300 would be its start, and each subscriber would read them itself.
+	<-log.newest
 	before := log.listCalls()
 	// 300 published at once: the source's bus subscription keeps 2.
 	publish(t, bus, log, 300, shipgraph.DeploymentFailed)
@@ -279,7 +282,7 @@ func TestHubUnsubscribeLeavesNothing(t *testing.T) {
 	for i, log := range logs {
 		hubs[i] = &live.Hub{Bus: bus, Log: log, Refill: time.Hour}
 		for range 200 {
-			s, err := hubs[i].Progress(ctx, log.deployment.ID, 0)
+			s, err := hubs[i].Progress(ctx, log.deployment.ID, 0, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -342,7 +345,7 @@ func TestHubRandomJoinsLossAndReordering(t *testing.T) {
 	errs := make(chan error, subscribers)
 	join := func(after int, pause time.Duration, quitAt int) {
 		ctx, cancel := context.WithCancel(t.Context())
-		s, err := hub.Progress(ctx, 7, after)
+		s, err := hub.Progress(ctx, 7, after, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -430,4 +433,84 @@ func waitReleased(t *testing.T, hub *live.Hub, bus *live.Memory) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// notified is a reader that reads its stream only when notify tells it
+// there is something, as wsprotocol's writer does.
+type notified struct {
+	tokens chan struct{}
+	events <-chan *shipgraph.DeploymentEvent
+}
+
+// readAll reads 1…last and the end, one read per notification; a
+// notification with nothing to read is an error.
+func (n notified) readAll(last int) error {
+	for want := 1; ; want++ {
+		select {
+		case <-n.tokens:
+		case <-time.After(10 * time.Second):
+			return errorf("no notification for sequence %d (or the end)", want)
+		}
+		select {
+		case e, ok := <-n.events:
+			switch {
+			case !ok && want == last+1:
+				return nil
+			case !ok:
+				return errorf("the stream ended before sequence %d", want)
+			case e.Sequence != want:
+				return errorf("got sequence %d, want %d", e.Sequence, want)
+			}
+		default:
+			return errorf("notified, but nothing to read (sequence %d)", want)
+		}
+	}
+}
+
+// notify is called once after every event sent and once after the close,
+// whether the event came from the fan-out or from a catch-up: a reader
+// that reads only when notified gets everything and never blocks.
+func TestHubNotifiesAfterEverySendAndTheClose(t *testing.T) {
+	t.Parallel()
+	const events = 100
+	bus := &live.Memory{}
+	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentInProgress}}
+	log.commit(1, shipgraph.DeploymentQueued)
+	// Two slots: the slow reader overflows, and catches up.
+	hub := &live.Hub{Bus: bus, Log: log, Refill: time.Hour, Buffer: 2}
+	readers := make([]notified, 2)
+	for i := range readers {
+		tokens := make(chan struct{}, events+10)
+		s, err := hub.Progress(t.Context(), 7, 0, func() { tokens <- struct{}{} })
+		if err != nil {
+			t.Fatal(err)
+		}
+		readers[i] = notified{tokens: tokens, events: s}
+	}
+	slow := make(chan struct{}) // the second reader starts once everything is published
+	var wg sync.WaitGroup
+	errs := make(chan error, len(readers))
+	for i, r := range readers {
+		wg.Go(func() {
+			if i == 1 {
+				<-slow
+			}
+			if err := r.readAll(events); err != nil {
+				errs <- fmt.Errorf("reader %d: %w", i, err)
+			}
+		})
+	}
+	publish(t, bus, log, events, shipgraph.DeploymentSucceeded)
+	close(slow)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i, r := range readers {
+		if n := len(r.tokens); n != 0 {
+			t.Errorf("reader %d: %d notifications more than events and the end", i, n)
+		}
+	}
+	waitReleased(t, hub, bus)
 }

@@ -126,6 +126,9 @@ type fakeLog struct {
 	deployment *shipgraph.Deployment
 	events     []*shipgraph.DeploymentEvent
 	lists      int
+	// newest, when set, receives a value on every read of the newest
+	// events (a hub source starting).
+	newest chan struct{}
 }
 
 func (l *fakeLog) DeploymentsByID(_ context.Context, ids []int64) ([]*shipgraph.Deployment, error) {
@@ -164,6 +167,12 @@ func (l *fakeLog) ListEvents(_ context.Context, qs []shipgraph.EventQuery) ([]sh
 			out[i].Items = append(out[i].Items, e)
 		}
 		if q.Page.Backward() { // the newest ones: only last without before is used
+			if l.newest != nil {
+				select {
+				case l.newest <- struct{}{}:
+				default:
+				}
+			}
 			out[i] = shipgraph.Page[*shipgraph.DeploymentEvent]{}
 			for _, e := range l.events {
 				if e.DeploymentID == q.DeploymentID {
@@ -228,7 +237,7 @@ func newProgress(t *testing.T, bus live.Bus, replayed int) (*fakeLog, <-chan *sh
 	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentInProgress}}
 	log.commit(replayed, shipgraph.DeploymentInProgress)
 	hub := &live.Hub{Bus: bus, Log: log, Refill: testRefill}
-	events, err := hub.Progress(t.Context(), 7, 0)
+	events, err := hub.Progress(t.Context(), 7, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +309,7 @@ func TestProgressStopsWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	log := &fakeLog{deployment: &shipgraph.Deployment{ID: 7, Status: shipgraph.DeploymentQueued}}
 	log.commit(1, shipgraph.DeploymentQueued)
-	events, err := (&live.Hub{Bus: bus, Log: log}).Progress(ctx, 7, 0)
+	events, err := (&live.Hub{Bus: bus, Log: log}).Progress(ctx, 7, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

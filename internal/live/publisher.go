@@ -58,33 +58,3 @@ func (p *Publisher) CancelDeployment(ctx context.Context, id int64) (*shipgraph.
 	}
 	return d, err
 }
-
-// Deployments streams the deployments that change and match keep, until
-// ctx ends; a board re-reads what it missed when it reconnects.
-func Deployments(ctx context.Context, bus Bus, keep func(*shipgraph.Deployment) bool) <-chan *shipgraph.Deployment {
-	sub, cancel := bus.Subscribe(0)
-	out := make(chan *shipgraph.Deployment)
-	go func() {
-		defer close(out)
-		defer cancel()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case u := <-sub.Updates:
-				if u.Deployment == nil || !keep(u.Deployment) {
-					continue
-				}
-				select {
-				case out <- u.Deployment:
-				case <-ctx.Done():
-					return
-				}
-			case <-sub.Lagged:
-				// Boards show current state, not a log: a dropped
-				// intermediate state is superseded by the next one.
-			}
-		}
-	}()
-	return out
-}

@@ -116,34 +116,75 @@ func (s *Store) deploymentByKey(ctx context.Context, in shipgraph.DeploymentCrea
 // Transition implements shipgraph.Store. The deployment's row lock makes
 // the sequence gapless and the derived state consistent with the log.
 func (s *Store) Transition(ctx context.Context, t shipgraph.Transition) (*shipgraph.DeploymentEvent, *shipgraph.Deployment, error) {
+	evs, d, err := s.Transitions(ctx, []shipgraph.Transition{t})
+	if err != nil {
+		return nil, nil, err
+	}
+	return evs[0], d, nil
+}
+
+// Transitions records ts, transitions of one deployment, in order as its
+// next events, in one transaction: all or none. It returns the events and
+// the deployment as the last one left it. A batch costs one commit and
+// four round trips, however many events it holds (a Transition cost six
+// before it went through here).
+//
+// The pipeline still writes one transition per transaction: grouping a
+// deployment's concurrent transitions (group commit) gave 10-20% more
+// deployments/s but made subscribers' p99 latency worse, since events
+// committed together reach 5,000 subscribers together (make bench-live,
+// 2026-11: p99 of the grouped events 135-140 ms against 84-120 ms).
+func (s *Store) Transitions(ctx context.Context, ts []shipgraph.Transition) ([]*shipgraph.DeploymentEvent, *shipgraph.Deployment, error) {
 	var (
-		ev *shipgraph.DeploymentEvent
-		d  *shipgraph.Deployment
+		evs []*shipgraph.DeploymentEvent
+		d   *shipgraph.Deployment
 	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		ev, d, err = transition(ctx, tx, t)
+		evs, d, err = transitions(ctx, tx, ts)
 		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return ev, d, nil
+	return evs, d, nil
 }
 
-func transition(ctx context.Context, tx pgx.Tx, t shipgraph.Transition) (*shipgraph.DeploymentEvent, *shipgraph.Deployment, error) {
-	if !t.Status.Valid() {
-		return nil, nil, shipgraph.Internal(fmt.Errorf("transition to unknown status %q", t.Status))
+func transitions(ctx context.Context, tx pgx.Tx, ts []shipgraph.Transition) ([]*shipgraph.DeploymentEvent, *shipgraph.Deployment, error) {
+	if len(ts) == 0 {
+		return nil, nil, shipgraph.Internal(errors.New("no transition to record"))
 	}
-	d, err := one[shipgraph.Deployment](ctx, tx, "SELECT "+deployments.columns+" FROM deployments WHERE id = $1 FOR UPDATE", t.DeploymentID)
-	if shipgraph.ErrorCode(err) == shipgraph.CodeNotFound {
-		return nil, nil, shipgraph.Errorf(shipgraph.CodeNotFound, "deployment not found")
+	id := ts[0].DeploymentID
+	for _, t := range ts {
+		if !t.Status.Valid() {
+			return nil, nil, shipgraph.Internal(fmt.Errorf("transition to unknown status %q", t.Status))
+		}
+		if t.DeploymentID != id {
+			return nil, nil, shipgraph.Internal(fmt.Errorf("transitions of deployments %d and %d in one batch", id, t.DeploymentID))
+		}
 	}
-	if err != nil {
+	// One round trip: the row lock, then, once it is held, the database's
+	// clock and the end of the log. The database's clock, so that events
+	// written by several servers order by one clock; clock_timestamp rather
+	// than now(), the start of the transaction.
+	var (
+		b    pgx.Batch
+		d    *shipgraph.Deployment
+		now  time.Time
+		last int
+	)
+	b.Queue("SELECT "+deployments.columns+" FROM deployments WHERE id = $1 FOR UPDATE", id).Query(func(rows pgx.Rows) error {
+		var err error
+		d, err = pgx.CollectExactlyOneRow(rows, pgx.RowToAddrOfStructByName[shipgraph.Deployment])
+		if errors.Is(err, pgx.ErrNoRows) {
+			return shipgraph.Errorf(shipgraph.CodeNotFound, "deployment not found")
+		}
+		return err
+	})
+	b.Queue("SELECT clock_timestamp(), (SELECT coalesce(max(sequence), 0) FROM deployment_events WHERE deployment_id = $1)", id).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&now, &last) })
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return nil, nil, err
-	}
-	if d.Status.Finished() {
-		return nil, nil, shipgraph.Errorf(shipgraph.CodeConflict, "deployment is already %s", d.Status)
 	}
 	stages, err := d.Stages()
 	if err != nil {
@@ -152,16 +193,66 @@ func transition(ctx context.Context, tx pgx.Tx, t shipgraph.Transition) (*shipgr
 	if len(stages) == 0 {
 		stages = shipgraph.PendingStages()
 	}
-	var now time.Time
-	// The database's clock, so that events written by several servers
-	// order by one clock; clock_timestamp rather than now(), the start of
-	// the transaction.
-	if err := tx.QueryRow(ctx, "SELECT clock_timestamp()").Scan(&now); err != nil {
+
+	// One more: the events, then the deployment as the last one left it.
+	b = pgx.Batch{}
+	evs := make([]*shipgraph.DeploymentEvent, len(ts))
+	status, progress := d.Status, 0
+	var depErr *string
+	for i, t := range ts {
+		if status.Finished() {
+			return nil, nil, shipgraph.Errorf(shipgraph.CodeConflict, "deployment is already %s", status)
+		}
+		var stageStatus *shipgraph.StageStatus
+		if t.Stage != nil {
+			stageStatus = &t.StageStatus
+		}
+		apply(stages, t, now)
+		progress = shipgraph.ProgressOf(stages)
+		if t.Status == shipgraph.DeploymentSucceeded {
+			progress = 100
+		}
+		if t.Status == shipgraph.DeploymentFailed && t.Error != "" {
+			depErr = &t.Error
+		}
+		status = t.Status
+		b.Queue(`
+			INSERT INTO deployment_events (deployment_id, sequence, stage, stage_status, status, progress, message, occurred_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			RETURNING `+events.columns,
+			id, last+i+1, t.Stage, stageStatus, t.Status, progress, t.Message, now).Query(func(rows pgx.Rows) error {
+			var err error
+			evs[i], err = pgx.CollectExactlyOneRow(rows, pgx.RowToAddrOfStructByName[shipgraph.DeploymentEvent])
+			return err
+		})
+	}
+	stagesJSON, _ := json.Marshal(stages)
+	b.Queue(`
+		UPDATE deployments SET
+			status = $2,
+			progress = $3,
+			stages = $4,
+			error = coalesce($5, error),
+			started_at = CASE WHEN started_at IS NULL AND $2 <> 'QUEUED' THEN $6 ELSE started_at END,
+			finished_at = CASE WHEN $2 IN ('SUCCEEDED', 'FAILED', 'CANCELLED') THEN $6 ELSE finished_at END,
+			version = version + 1,
+			updated_at = $6
+		WHERE id = $1
+		RETURNING `+deployments.columns,
+		id, status, progress, stagesJSON, depErr, now).Query(func(rows pgx.Rows) error {
+		var err error
+		d, err = pgx.CollectExactlyOneRow(rows, pgx.RowToAddrOfStructByName[shipgraph.Deployment])
+		return err
+	})
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
 		return nil, nil, err
 	}
-	var stageStatus *shipgraph.StageStatus
+	return evs, d, nil
+}
+
+// apply changes stages as t does, at now.
+func apply(stages []shipgraph.DeploymentStage, t shipgraph.Transition, now time.Time) {
 	if t.Stage != nil {
-		stageStatus = &t.StageStatus
 		for i := range stages {
 			st := &stages[i]
 			if st.Name != *t.Stage {
@@ -192,41 +283,6 @@ func transition(ctx context.Context, tx pgx.Tx, t shipgraph.Transition) (*shipgr
 			}
 		}
 	}
-	progress := shipgraph.ProgressOf(stages)
-	if t.Status == shipgraph.DeploymentSucceeded {
-		progress = 100
-	}
-	var depErr *string
-	if t.Status == shipgraph.DeploymentFailed && t.Error != "" {
-		depErr = &t.Error
-	}
-	stagesJSON, _ := json.Marshal(stages)
-	ev, err := one[shipgraph.DeploymentEvent](ctx, tx, `
-		INSERT INTO deployment_events (deployment_id, sequence, stage, stage_status, status, progress, message, occurred_at)
-		SELECT $1, coalesce(max(sequence), 0) + 1, $2, $3, $4, $5, $6, $7
-		FROM deployment_events WHERE deployment_id = $1
-		RETURNING `+events.columns,
-		t.DeploymentID, t.Stage, stageStatus, t.Status, progress, t.Message, now)
-	if err != nil {
-		return nil, nil, err
-	}
-	d, err = one[shipgraph.Deployment](ctx, tx, `
-		UPDATE deployments SET
-			status = $2,
-			progress = $3,
-			stages = $4,
-			error = coalesce($5, error),
-			started_at = CASE WHEN started_at IS NULL AND $2 <> 'QUEUED' THEN $6 ELSE started_at END,
-			finished_at = CASE WHEN $2 IN ('SUCCEEDED', 'FAILED', 'CANCELLED') THEN $6 ELSE finished_at END,
-			version = version + 1,
-			updated_at = $6
-		WHERE id = $1
-		RETURNING `+deployments.columns,
-		t.DeploymentID, t.Status, progress, stagesJSON, depErr, now)
-	if err != nil {
-		return nil, nil, err
-	}
-	return ev, d, nil
 }
 
 // CancelDeployment implements shipgraph.Store: a queued or running
@@ -248,7 +304,7 @@ func (s *Store) CancelDeployment(ctx context.Context, id int64) (*shipgraph.Depl
 			d, err = one[shipgraph.Deployment](ctx, tx, "SELECT "+deployments.columns+" FROM deployments WHERE id = $1", id)
 			return err
 		}
-		_, d, err = transition(ctx, tx, shipgraph.Transition{DeploymentID: id, Status: shipgraph.DeploymentCancelled, Message: "deployment cancelled"})
+		_, d, err = transitions(ctx, tx, []shipgraph.Transition{{DeploymentID: id, Status: shipgraph.DeploymentCancelled, Message: "deployment cancelled"}})
 		if err != nil {
 			return err
 		}

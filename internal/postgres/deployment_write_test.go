@@ -165,3 +165,61 @@ func TestCancelDeploymentCancelsTheJob(t *testing.T) {
 		t.Fatalf("cancelling a finished deployment changed it: %v %+v", err, again)
 	}
 }
+
+// A batch is one transaction: its events take the next sequences in
+// order, each with the progress its own transition gave; the deployment
+// ends as the last one left it. A batch with a transition after the
+// deployment's end is refused whole.
+func TestTransitionsInOneBatch(t *testing.T) {
+	t.Parallel()
+	s, d, _ := newDeployment(t, "staging")
+	ctx := t.Context()
+	running := func(n shipgraph.StageName) shipgraph.Transition {
+		return shipgraph.Transition{DeploymentID: d.ID, Stage: stage(n), StageStatus: shipgraph.StageRunning, Status: shipgraph.DeploymentInProgress, Message: string(n) + " started"}
+	}
+	succeeded := func(n shipgraph.StageName) shipgraph.Transition {
+		t := running(n)
+		t.StageStatus, t.Message = shipgraph.StageSucceeded, string(n)+" succeeded"
+		return t
+	}
+	evs, dep, err := s.Transitions(ctx, []shipgraph.Transition{
+		{DeploymentID: d.ID, Status: shipgraph.DeploymentInProgress, Message: "deployment started"},
+		running(shipgraph.StagePreChecks), running(shipgraph.StageBuildArtifacts), running(shipgraph.StagePrepareInfrastructure),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range evs {
+		if e.Sequence != i+2 || e.DeploymentID != d.ID {
+			t.Fatalf("event %d: sequence %d of deployment %d, want %d of %d", i, e.Sequence, e.DeploymentID, i+2, d.ID)
+		}
+	}
+	if dep.Status != shipgraph.DeploymentInProgress || dep.StartedAt == nil {
+		t.Fatalf("deployment after the batch: %+v", dep)
+	}
+
+	evs, dep, err = s.Transitions(ctx, []shipgraph.Transition{succeeded(shipgraph.StagePreChecks), succeeded(shipgraph.StageBuildArtifacts)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evs[0].Sequence != 6 || evs[1].Sequence != 7 {
+		t.Fatalf("sequences %d, %d, want 6, 7", evs[0].Sequence, evs[1].Sequence)
+	}
+	if evs[0].Progress >= evs[1].Progress || dep.Progress != evs[1].Progress {
+		t.Fatalf("progress %d then %d, deployment %d: each event has its own, the deployment the last", evs[0].Progress, evs[1].Progress, dep.Progress)
+	}
+
+	_, _, err = s.Transitions(ctx, []shipgraph.Transition{
+		succeeded(shipgraph.StagePrepareInfrastructure),
+		{DeploymentID: d.ID, Status: shipgraph.DeploymentCancelled, Message: "deployment cancelled"},
+		running(shipgraph.StageExecute),
+	})
+	requireError(t, err, shipgraph.CodeConflict, "")
+	if n := countSQL(t, "SELECT count(*) FROM deployment_events WHERE deployment_id = $1", d.ID); n != 7 {
+		t.Fatalf("%d events after a refused batch, want 7: it must write nothing", n)
+	}
+	got, err := s.DeploymentsByID(ctx, []int64{d.ID})
+	if err != nil || got[0].Status != shipgraph.DeploymentInProgress {
+		t.Fatalf("after a refused batch: %v %+v", err, got[0])
+	}
+}

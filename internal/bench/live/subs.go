@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -35,6 +37,10 @@ type SubsConfig struct {
 	Timeout     time.Duration // for each of opening and the live part
 	Run         string        // tag in environment names; unique per run
 	Log         io.Writer
+	// ProfileDir, when set with PprofURL, receives the server's heap and
+	// goroutine profiles of the idle subscriptions and its CPU profile of
+	// the live part: where the memory and the time go.
+	ProfileDir string
 }
 
 // SeqDist is the latency of the events with one sequence number.
@@ -457,6 +463,9 @@ func RunSubs(ctx context.Context, cfg SubsConfig) (res *SubsResult, err error) {
 	if res.Loaded, err = memPoint(ctx, cfg); err != nil {
 		return nil, err
 	}
+	if err := saveProfiles(ctx, cfg, "heap?gc=1", "heap.pb.gz", "goroutine?debug=1", "goroutines.txt"); err != nil {
+		return nil, err
+	}
 	n := float64(total)
 	res.RSSPerSub = float64(res.Loaded.RSS-res.Baseline.RSSAfterGC) / n
 	res.RSSAfterGCPerSub = float64(res.Loaded.RSSAfterGC-res.Baseline.RSSAfterGC) / n
@@ -469,6 +478,8 @@ func RunSubs(ctx context.Context, cfg SubsConfig) (res *SubsResult, err error) {
 
 	// Live: resume the queue; every deployment runs at once.
 	logf("resuming the deployment queue: %d deployments start", len(deps))
+	cpuProfiled := make(chan error, 1)
+	go func() { cpuProfiled <- saveProfiles(ctx, cfg, "profile?seconds=5", "cpu.pb.gz") }()
 	cpu0 := TakeCPU(cfg.ServerPID)
 	now := time.Now()
 	resumeAt.Store(&now)
@@ -482,6 +493,9 @@ func RunSubs(ctx context.Context, cfg SubsConfig) (res *SubsResult, err error) {
 			err, completed.count(), total, connErrors(conns))
 	}
 	cpu := TakeCPU(cfg.ServerPID)
+	if err := <-cpuProfiled; err != nil {
+		return nil, err
+	}
 	closeConns()
 	for _, sc := range conns {
 		sc.ws.CloseNow()
@@ -604,4 +618,22 @@ func unready(conns []*subConn, deps []string) string {
 		s += fmt.Sprintf("; and %d more", n-5)
 	}
 	return s
+}
+
+// saveProfiles writes the server's profiles (pairs of path under
+// PprofURL and file name) into ProfileDir, when both are set.
+func saveProfiles(ctx context.Context, cfg SubsConfig, pathAndFile ...string) error {
+	if cfg.PprofURL == "" || cfg.ProfileDir == "" {
+		return nil
+	}
+	for i := 0; i+1 < len(pathAndFile); i += 2 {
+		b, err := httpGet(ctx, cfg.PprofURL+"/"+pathAndFile[i])
+		if err == nil {
+			err = os.WriteFile(filepath.Join(cfg.ProfileDir, pathAndFile[i+1]), b, 0o644)
+		}
+		if err != nil {
+			return fmt.Errorf("server profile %s: %w", pathAndFile[i], err)
+		}
+	}
+	return nil
 }

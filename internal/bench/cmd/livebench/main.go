@@ -144,6 +144,7 @@ func subs(ctx context.Context, args []string) error {
 	fl.IntVar(&cfg.Builds, "builds", 100, "SUCCEEDED builds to spread the deployments over")
 	fl.DurationVar(&cfg.Idle, "idle", 3*time.Second, "how long the subscriptions sit idle before the memory is read")
 	fl.DurationVar(&cfg.Timeout, "timeout", 60*time.Second, "give up opening, or waiting for the deployments, after")
+	fl.StringVar(&cfg.ProfileDir, "profile-dir", "", "with -pprof: save the server's heap and goroutine profiles (idle) and CPU profile (live) here")
 	cpuprofile := fl.String("cpuprofile", "", "write this tool's CPU profile here")
 	if err := fl.Parse(args); err != nil {
 		return err
