@@ -145,7 +145,7 @@ func graphQLHandler(d serverDeps) http.Handler {
 		d.Hub = &live.Hub{Bus: d.Bus, Log: d.Store, Refill: d.Config.LiveRefill}
 	}
 	cfg := graph.Config{
-		Resolvers:  &resolvers.Resolver{Store: d.Store, Bus: d.Bus, Hub: d.Hub},
+		Resolvers:  &resolvers.Resolver{Store: d.Store, Hub: d.Hub},
 		Directives: graph.DirectiveRoot{HasRole: auth.HasRole},
 	}
 	var schema graphql.ExecutableSchema = graph.NewExecutableSchema(cfg)

@@ -14,9 +14,7 @@ import (
 // Resolver is the root of the resolver tree; it holds the dependencies.
 type Resolver struct {
 	Store shipgraph.Store
-	// Bus delivers committed deployment changes to subscriptions.
-	Bus live.Bus
-	// Hub streams deployment progress from Bus and Store.
+	// Hub streams deployment progress and changes to subscriptions.
 	Hub *live.Hub
 }
 
