@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"github.com/shipgraph/shipgraph/graph"
 )
 
@@ -26,7 +28,7 @@ func TestPanicBecomesAFallback(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &Schema{}
-			data, err := s.execute(context.Background(), &plan{typeName: "Query", fields: tc.fields}, nil)
+			data, err := s.execute(context.Background(), &ast.OperationDefinition{}, &plan{typeName: "Query", fields: tc.fields}, nil)
 			if err == nil || !strings.Contains(err.Error(), "kaboom") {
 				t.Fatalf("execute = %s, %v; want the panic as an error", data, err)
 			}
@@ -34,7 +36,7 @@ func TestPanicBecomesAFallback(t *testing.T) {
 	}
 	t.Run("root fields that answer are written", func(t *testing.T) {
 		s := &Schema{}
-		data, err := s.execute(context.Background(), &plan{typeName: "Query", fields: []*field{
+		data, err := s.execute(context.Background(), &ast.OperationDefinition{}, &plan{typeName: "Query", fields: []*field{
 			{name: "a", key: []byte(`"a":`), resolve: answers, nullable: true},
 			{name: "b", key: []byte(`"b":`), resolve: answers, nullable: true},
 			{name: "__typename", key: []byte(`"t":`), typename: "Query"},

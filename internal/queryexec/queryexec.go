@@ -36,7 +36,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -62,9 +61,36 @@ type Schema struct {
 	// metrics' view of how much runs here.
 	Observe func(o Outcome, op ast.Operation)
 
-	// sizeHint is the size of the last answer: the next one's buffer
-	// starts that large instead of growing by doubling.
-	sizeHint atomic.Int64
+	sizes sizes
+}
+
+// sizes remembers the size of each operation's last answer, so that the
+// next answer's buffer starts that large instead of growing by doubling
+// (a 126 KB answer grew through 17 copies). By operation, so that one
+// large answer does not make every small one allocate as much. Documents
+// come from gqlgen's query cache: an operation is the same pointer each
+// time its query text comes back. The map is bounded by starting over.
+type sizes struct {
+	mu sync.Mutex
+	m  map[*ast.OperationDefinition]int
+}
+
+// maxSizes bounds the operations remembered: the query cache's size.
+const maxSizes = 1000
+
+func (s *sizes) get(op *ast.OperationDefinition) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[op]
+}
+
+func (s *sizes) set(op *ast.OperationDefinition, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil || len(s.m) >= maxSizes {
+		s.m = make(map[*ast.OperationDefinition]int)
+	}
+	s.m[op] = n
 }
 
 // New wraps es, generated with the same resolvers and directives.
@@ -130,7 +156,7 @@ func (s *Schema) Exec(ctx context.Context) graphql.ResponseHandler {
 		answered = true
 		// The whole operation is planned: what it never asks for need not
 		// be read. (gqlgen, if it takes over, asks for the same fields.)
-		data, err := s.execute(shipgraph.WithUnread(ctx, pl.unread()), root, pl.roles)
+		data, err := s.execute(shipgraph.WithUnread(ctx, pl.unread()), opCtx.Operation, root, pl.roles)
 		if err != nil {
 			s.observe(FellBack, op)
 			fallback = s.ExecutableSchema.Exec(ctx)
@@ -150,7 +176,7 @@ var errFallback = errors.New("queryexec: answered by gqlgen")
 // them (the by-id loaders gather what is asked within a short window);
 // below the root, relations batch by siblings and are resolved as the
 // walk reaches them.
-func (s *Schema) execute(ctx context.Context, root *plan, roles []role) (data []byte, err error) {
+func (s *Schema) execute(ctx context.Context, op *ast.OperationDefinition, root *plan, roles []role) (data []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("queryexec: panic: %v", p)
@@ -165,7 +191,7 @@ func (s *Schema) execute(ctx context.Context, root *plan, roles []role) (data []
 	if err != nil {
 		return nil, err
 	}
-	buf := make([]byte, 0, s.sizeHint.Load()+512)
+	buf := make([]byte, 0, s.sizes.get(op)+512)
 	buf = append(buf, '{')
 	if len(root.fields) == 1 {
 		if buf, err = s.rootField(ctx, buf, root.fields[0], values[0]); err != nil {
@@ -191,7 +217,7 @@ func (s *Schema) execute(ctx context.Context, root *plan, roles []role) (data []
 		}
 	}
 	buf = append(buf, '}')
-	s.sizeHint.Store(int64(len(buf)))
+	s.sizes.set(op, len(buf))
 	return buf, nil
 }
 
