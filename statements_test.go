@@ -260,3 +260,89 @@ func referenceDeep(t *testing.T, token string) referenceFeatures {
 	}
 	return out
 }
+
+// upQuery starts at builds and follows relations back up to their feature
+// and down again: the features reached from the builds (one lookup by id
+// for all of them) are siblings, so their own relations batch too.
+const upQuery = `query Up($branch: String!) {
+  builds(first: 100, filter: {branch: $branch}) {
+    nodes {
+      number
+      feature { name builds(first: 2) { totalCount } testCases(first: 1) { nodes { title } } }
+      deployments(first: 2) {
+        nodes { events(first: 1) { nodes { deployment { build { number } feature { name } } } } }
+      }
+    }
+  }
+}`
+
+// Statements upQuery needs, whatever the number of builds: the builds
+// page, their features by id, the features' builds page and count and test
+// cases page, the builds' deployments page, the deployments' events page.
+// event.deployment, deployment.build and deployment.feature cost nothing:
+// every one of them was loaded already.
+const upQueryStatements = 7
+
+func TestUpwardRelationsCostFixedStatements(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	for _, n := range []int{1, 10, 100} {
+		t.Run(fmt.Sprintf("%d features", n), func(t *testing.T) {
+			token := fmt.Sprintf("up%dx%d", n, time.Now().UnixNano())
+			seedDeep(t, token, n)
+			// The builds of this run alone, on a branch of their own.
+			_, err := testDB.DB.Pool.Exec(context.Background(),
+				`UPDATE builds SET branch = $1 FROM features f WHERE f.id = builds.feature_id AND f.name LIKE $1 || ' %'`, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := json.Marshal(map[string]any{"query": upQuery, "variables": map[string]any{"branch": token}})
+			req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(string(body)))
+			req.Header.Set("Content-Type", "application/json")
+			id := strings.ReplaceAll(token, "x", "-")
+			req.Header.Set("X-Request-ID", id)
+			r := do(t, req)
+			if len(r.Errors) > 0 {
+				t.Fatalf("errors: %s", r.raw)
+			}
+			var got struct {
+				Builds struct {
+					Nodes []struct {
+						Feature struct {
+							Name   string
+							Builds struct{ TotalCount int }
+						}
+						Deployments struct {
+							Nodes []struct {
+								Events struct {
+									Nodes []struct {
+										Deployment struct{ Feature struct{ Name string } }
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+			if err := json.Unmarshal(r.Data, &got); err != nil {
+				t.Fatal(err)
+			}
+			if want := min(3*n, 100); len(got.Builds.Nodes) != want {
+				t.Fatalf("%d builds, want %d", len(got.Builds.Nodes), want)
+			}
+			for _, b := range got.Builds.Nodes {
+				if !strings.HasPrefix(b.Feature.Name, token+" ") || b.Feature.Builds.TotalCount != 3 || len(b.Deployments.Nodes) != 2 {
+					t.Fatalf("a build's relations: %+v", b)
+				}
+				for _, d := range b.Deployments.Nodes {
+					if len(d.Events.Nodes) != 1 || d.Events.Nodes[0].Deployment.Feature.Name != b.Feature.Name {
+						t.Fatalf("a deployment's way back up: %+v", d)
+					}
+				}
+			}
+			if got := s.statementsOf(t, id); got != upQueryStatements {
+				t.Errorf("%d features: %d SQL statements, want %d", n, got, upQueryStatements)
+			}
+		})
+	}
+}

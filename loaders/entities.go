@@ -63,34 +63,35 @@ func Event(ctx context.Context, id int64) (*shipgraph.DeploymentEvent, error) {
 }
 
 // Relations that point to one entity: loaded for every sibling of the child
-// at once, by id.
+// at once, by id; the entities loaded together are siblings in turn, so
+// that going back up (deployments → feature → builds) batches too.
 
 // FeatureOfTestCase loads the feature of t.
 func FeatureOfTestCase(ctx context.Context, t *shipgraph.TestCase) (*shipgraph.Feature, error) {
 	l := from(ctx)
-	return load(ctx, l.sib, kindFeature, t, func(t *shipgraph.TestCase) int64 { return t.FeatureID }, l.store.FeaturesByID)
+	return load(ctx, l.sib, kindFeature, t, func(t *shipgraph.TestCase) int64 { return t.FeatureID }, l.featuresByID)
 }
 
 // FeatureOfBuild loads the feature of b.
 func FeatureOfBuild(ctx context.Context, b *shipgraph.Build) (*shipgraph.Feature, error) {
 	l := from(ctx)
-	return load(ctx, l.sib, kindFeature, b, func(b *shipgraph.Build) int64 { return b.FeatureID }, l.store.FeaturesByID)
+	return load(ctx, l.sib, kindFeature, b, func(b *shipgraph.Build) int64 { return b.FeatureID }, l.featuresByID)
 }
 
 // FeatureOfDeployment loads the feature of d.
 func FeatureOfDeployment(ctx context.Context, d *shipgraph.Deployment) (*shipgraph.Feature, error) {
 	l := from(ctx)
-	return load(ctx, l.sib, kindFeature, d, func(d *shipgraph.Deployment) int64 { return d.FeatureID }, l.store.FeaturesByID)
+	return load(ctx, l.sib, kindFeature, d, func(d *shipgraph.Deployment) int64 { return d.FeatureID }, l.featuresByID)
 }
 
 // BuildOfDeployment loads the build of d.
 func BuildOfDeployment(ctx context.Context, d *shipgraph.Deployment) (*shipgraph.Build, error) {
 	l := from(ctx)
-	return load(ctx, l.sib, kindBuild, d, func(d *shipgraph.Deployment) int64 { return d.BuildID }, l.store.BuildsByID)
+	return load(ctx, l.sib, kindBuild, d, func(d *shipgraph.Deployment) int64 { return d.BuildID }, l.buildsByID)
 }
 
 // DeploymentOfEvent loads the deployment of e.
 func DeploymentOfEvent(ctx context.Context, e *shipgraph.DeploymentEvent) (*shipgraph.Deployment, error) {
 	l := from(ctx)
-	return load(ctx, l.sib, kindDeployment, e, func(e *shipgraph.DeploymentEvent) int64 { return e.DeploymentID }, l.store.DeploymentsByID)
+	return load(ctx, l.sib, kindDeployment, e, func(e *shipgraph.DeploymentEvent) int64 { return e.DeploymentID }, l.deploymentsByID)
 }

@@ -59,16 +59,27 @@ type Loaders struct {
 	build      *dataloader.Loader[int64, *shipgraph.Build]
 	deployment *dataloader.Loader[int64, *shipgraph.Deployment]
 	event      *dataloader.Loader[int64, *shipgraph.DeploymentEvent]
+
+	// Batch lookups by id whose results become a family of siblings,
+	// for the dataloaders above and the relations that lead to one
+	// entity (a build's feature…): the features of 20 deployments are
+	// then siblings, and their own relations load together.
+	featuresByID    func(context.Context, []int64) ([]*shipgraph.Feature, error)
+	buildsByID      func(context.Context, []int64) ([]*shipgraph.Build, error)
+	deploymentsByID func(context.Context, []int64) ([]*shipgraph.Deployment, error)
 }
 
 // New returns fresh loaders over store.
 func New(store shipgraph.Store, o Options) *Loaders {
 	o = o.withDefaults()
 	l := &Loaders{store: store, sib: newSiblings(o.OnBatch)}
-	l.feature = newLoader(o, kindFeature, siblingsOf(l, kindFeature, store.FeaturesByID, (*shipgraph.Feature).Key))
+	l.featuresByID = siblingsOf(l, kindFeature, store.FeaturesByID, (*shipgraph.Feature).Key)
+	l.buildsByID = siblingsOf(l, kindBuild, store.BuildsByID, (*shipgraph.Build).Key)
+	l.deploymentsByID = siblingsOf(l, kindDeployment, store.DeploymentsByID, (*shipgraph.Deployment).Key)
+	l.feature = newLoader(o, kindFeature, l.featuresByID)
 	l.testCase = newLoader(o, kindTestCase, siblingsOf(l, kindTestCase, store.TestCasesByID, (*shipgraph.TestCase).Key))
-	l.build = newLoader(o, kindBuild, siblingsOf(l, kindBuild, store.BuildsByID, (*shipgraph.Build).Key))
-	l.deployment = newLoader(o, kindDeployment, siblingsOf(l, kindDeployment, store.DeploymentsByID, (*shipgraph.Deployment).Key))
+	l.build = newLoader(o, kindBuild, l.buildsByID)
+	l.deployment = newLoader(o, kindDeployment, l.deploymentsByID)
 	l.event = newLoader(o, kindEvent, siblingsOf(l, kindEvent, store.EventsByID, (*shipgraph.DeploymentEvent).Key))
 	return l
 }
