@@ -107,7 +107,13 @@ func remember[T any](s *siblings, kind string, items []*T, id func(*T) int64) {
 	s.unindexed[kind] = append(s.unindexed[kind], func() {
 		byID := resultsOf[int64, *T](s, kind)
 		for _, it := range items {
-			byID[id(it)] = it
+			// The first copy loaded stays the one found by id (a row
+			// reached by two paths is loaded twice), so that what is
+			// found by id belongs to the earliest family, whatever
+			// loaded since: its relations then load with that family's.
+			if _, ok := byID[id(it)]; !ok {
+				byID[id(it)] = it
+			}
 		}
 	})
 	s.mu.Unlock()

@@ -18,6 +18,9 @@ import (
 type plan struct {
 	typeName string
 	fields   []*field
+	// relations: a field of the plan, or of a plan below it through
+	// fields that need no resolver, has a resolver (see Schema.warm).
+	relations bool
 }
 
 // field is one response key of a plan.
@@ -108,6 +111,9 @@ func (pl *planner) plan(typeName string, sel ast.SelectionSet) (*plan, bool) {
 			return nil, false
 		}
 		p.fields = append(p.fields, f)
+	}
+	for _, f := range p.fields {
+		p.relations = p.relations || f.resolver || (f.child != nil && f.child.relations)
 	}
 	return p, true
 }

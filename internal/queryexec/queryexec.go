@@ -344,6 +344,9 @@ func (s *Schema) value(ctx context.Context, buf []byte, f *field, v any) ([]byte
 		return s.element(ctx, buf, f, v, f.nullable)
 	}
 	items, _ := v.([]any)
+	if len(items) > 0 && f.child != nil {
+		s.warm(ctx, f.child, items[0])
+	}
 	buf = append(buf, '[')
 	var err error
 	for i, it := range items {
@@ -355,6 +358,64 @@ func (s *Schema) value(ctx context.Context, buf []byte, f *field, v any) ([]byte
 		}
 	}
 	return append(buf, ']'), nil
+}
+
+// warm resolves the relations plan p selects on obj, the first of a list,
+// before the walk descends into any of them, reaching through the fields
+// that need no resolver (edges, node, pageInfo). Each relation loads for
+// all of obj's siblings at once, so every relation of a level is loaded
+// before the next level's: a row reached again deeper (a feature's newest
+// deployment among the deployments of its builds) then finds its own
+// relations loaded, where a depth-first walk would load them twice, for
+// two families. Several relations load concurrently: their round trips to
+// PostgreSQL overlap.
+//
+// What warm loads is only remembered by the loaders; errors and panics
+// are left for the walk, which resolves the same fields again.
+func (s *Schema) warm(ctx context.Context, p *plan, obj any) {
+	if !p.relations {
+		return
+	}
+	type relation struct {
+		f   *field
+		obj any
+	}
+	var todo []relation
+	var collect func(p *plan, obj any)
+	collect = func(p *plan, obj any) {
+		for _, f := range p.fields {
+			switch {
+			case f.resolver:
+				todo = append(todo, relation{f, obj})
+			case f.child != nil && f.child.relations:
+				// A plain field (edges, node…): its value is at hand.
+				v, err := f.resolve(ctx, s.Resolvers, obj, f.args)
+				if items, ok := v.([]any); ok {
+					v = nil
+					if len(items) > 0 {
+						v = items[0]
+					}
+				}
+				if err == nil && v != nil {
+					collect(f.child, v)
+				}
+			}
+		}
+	}
+	collect(p, obj)
+	resolve := func(r relation) {
+		defer func() { recover() }() // the walk meets it again
+		r.f.resolve(ctx, s.Resolvers, r.obj, r.f.args)
+	}
+	if len(todo) == 1 {
+		resolve(todo[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for _, r := range todo {
+		wg.Go(func() { resolve(r) })
+	}
+	wg.Wait()
 }
 
 // element appends one object, or null.
