@@ -111,6 +111,22 @@ func (s *testServer) statementsOf(t *testing.T, requestID string) int {
 	return 0
 }
 
+// countedQuery sends query with a request id made of token, fails on any
+// error, and returns the answer and how to read its statement count.
+func (s *testServer) countedQuery(t *testing.T, token, query string, vars map[string]any) (*gqlResponse, func() int) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	id := strings.ReplaceAll(token, "x", "-")
+	req.Header.Set("X-Request-ID", id)
+	r := do(t, req)
+	if len(r.Errors) > 0 {
+		t.Fatalf("errors: %s", r.raw)
+	}
+	return r, func() int { t.Helper(); return s.statementsOf(t, id) }
+}
+
 // Batching by siblings does not depend on timing, so the count holds under
 // the race detector and on a busy machine alike.
 func TestDeepQueryCostsFixedStatements(t *testing.T) {
@@ -121,16 +137,8 @@ func TestDeepQueryCostsFixedStatements(t *testing.T) {
 			token := fmt.Sprintf("deep%dx%d", n, time.Now().UnixNano())
 			seedDeep(t, token, n)
 
-			body, _ := json.Marshal(map[string]any{"query": deepQuery, "variables": map[string]any{"n": n, "search": token}})
-			req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(string(body)))
-			req.Header.Set("Content-Type", "application/json")
-			id := strings.ReplaceAll(token, "x", "-")
-			req.Header.Set("X-Request-ID", id)
-			r := do(t, req)
-			if len(r.Errors) > 0 {
-				t.Fatalf("errors: %s", r.raw)
-			}
-			if got := s.statementsOf(t, id); got != deepQueryStatements {
+			r, statements := s.countedQuery(t, token, deepQuery, map[string]any{"n": n, "search": token})
+			if got := statements(); got != deepQueryStatements {
 				t.Errorf("%d features: %d SQL statements, want %d", n, got, deepQueryStatements)
 			}
 			var got struct{ Features referenceFeatures }
@@ -296,15 +304,7 @@ func TestUpwardRelationsCostFixedStatements(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			body, _ := json.Marshal(map[string]any{"query": upQuery, "variables": map[string]any{"branch": token}})
-			req, _ := http.NewRequest(http.MethodPost, s.URL+"/graphql", strings.NewReader(string(body)))
-			req.Header.Set("Content-Type", "application/json")
-			id := strings.ReplaceAll(token, "x", "-")
-			req.Header.Set("X-Request-ID", id)
-			r := do(t, req)
-			if len(r.Errors) > 0 {
-				t.Fatalf("errors: %s", r.raw)
-			}
+			r, statements := s.countedQuery(t, token, upQuery, map[string]any{"branch": token})
 			var got struct {
 				Builds struct {
 					Nodes []struct {
@@ -340,7 +340,7 @@ func TestUpwardRelationsCostFixedStatements(t *testing.T) {
 					}
 				}
 			}
-			if got := s.statementsOf(t, id); got != upQueryStatements {
+			if got := statements(); got != upQueryStatements {
 				t.Errorf("%d features: %d SQL statements, want %d", n, got, upQueryStatements)
 			}
 		})
