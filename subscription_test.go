@@ -37,15 +37,7 @@ type wsMessage struct {
 // dialWS connects and sends connection_init with the given payload.
 func (s *testServer) dialWS(t *testing.T, protocol string, initPayload map[string]any) *wsClient {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	t.Cleanup(cancel)
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(s.URL, "http")+"/graphql",
-		&websocket.DialOptions{Subprotocols: []string{protocol}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.CloseNow() })
-	c := &wsClient{t: t, conn: conn, ctx: ctx}
+	c := s.dialRaw(t, protocol)
 	payload, _ := json.Marshal(initPayload)
 	c.send(wsMessage{Type: "connection_init", Payload: payload})
 	return c

@@ -175,7 +175,7 @@ func transitions(ctx context.Context, tx pgx.Tx, ts []shipgraph.Transition) ([]*
 	)
 	b.Queue("SELECT "+deployments.columns+" FROM deployments WHERE id = $1 FOR UPDATE", id).Query(func(rows pgx.Rows) error {
 		var err error
-		d, err = pgx.CollectExactlyOneRow(rows, pgx.RowToAddrOfStructByName[shipgraph.Deployment])
+		d, err = pgx.CollectExactlyOneRow(rows, scanDeployment)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return shipgraph.Errorf(shipgraph.CodeNotFound, "deployment not found")
 		}
@@ -222,7 +222,7 @@ func transitions(ctx context.Context, tx pgx.Tx, ts []shipgraph.Transition) ([]*
 			RETURNING `+events.columns,
 			id, last+i+1, t.Stage, stageStatus, t.Status, progress, t.Message, now).Query(func(rows pgx.Rows) error {
 			var err error
-			evs[i], err = pgx.CollectExactlyOneRow(rows, pgx.RowToAddrOfStructByName[shipgraph.DeploymentEvent])
+			evs[i], err = pgx.CollectExactlyOneRow(rows, scanEvent)
 			return err
 		})
 	}
@@ -241,7 +241,7 @@ func transitions(ctx context.Context, tx pgx.Tx, ts []shipgraph.Transition) ([]*
 		RETURNING `+deployments.columns,
 		id, status, progress, stagesJSON, depErr, now).Query(func(rows pgx.Rows) error {
 		var err error
-		d, err = pgx.CollectExactlyOneRow(rows, pgx.RowToAddrOfStructByName[shipgraph.Deployment])
+		d, err = pgx.CollectExactlyOneRow(rows, scanDeployment)
 		return err
 	})
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {

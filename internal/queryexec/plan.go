@@ -51,12 +51,12 @@ type planner struct {
 	// roles are the roles the planned fields' @hasRole ask for; all are
 	// checked before anything runs.
 	roles []role
-	// used holds every "Type.field" planned.
-	used map[string]bool
+	// used holds every field planned.
+	used map[schemaField]bool
 }
 
 func newPlanner(s *ast.Schema, opCtx *graphql.OperationContext) *planner {
-	return &planner{schema: s, opCtx: opCtx, used: map[string]bool{}}
+	return &planner{schema: s, opCtx: opCtx, used: map[schemaField]bool{}}
 }
 
 // plan returns the plan of sel on objects of type typeName, or false when
@@ -80,7 +80,7 @@ func (pl *planner) plan(typeName string, sel ast.SelectionSet) (*plan, bool) {
 			p.fields = append(p.fields, f)
 			continue
 		}
-		pl.used[typeName+"."+cf.Name] = true
+		pl.used[schemaField{typeName, cf.Name}] = true
 		fd := def.Fields.ForName(cf.Name)
 		b, ok := bindings[cf.Name]
 		if fd == nil || !ok || !pl.directives(fd) {
@@ -168,15 +168,28 @@ func isLeafType(s *ast.Schema, name string) bool {
 // fields no plan asks for.
 func (pl *planner) unread() shipgraph.Unread {
 	return shipgraph.Unread{
-		FeatureDescription: !pl.used["Feature.description"],
-		TestCaseText:       !pl.used["TestCase.steps"] && !pl.used["TestCase.expectedResult"],
-		BuildTimes:         !pl.used["Build.startedAt"] && !pl.used["Build.finishedAt"],
-		DeploymentStages:   !pl.used["Deployment.stages"],
-		DeploymentError:    !pl.used["Deployment.error"],
-		DeploymentTimes:    !pl.used["Deployment.startedAt"] && !pl.used["Deployment.finishedAt"],
+		FeatureDescription: !pl.asked("Feature", "description"),
+		TestCaseText:       !pl.asked("TestCase", "steps", "expectedResult"),
+		BuildTimes:         !pl.asked("Build", "startedAt", "finishedAt"),
+		DeploymentStages:   !pl.asked("Deployment", "stages"),
+		DeploymentError:    !pl.asked("Deployment", "error"),
+		DeploymentTimes:    !pl.asked("Deployment", "startedAt", "finishedAt"),
 	}
 }
 
 // responseKey is `"alias":`. An alias is a GraphQL name: nothing in it
 // needs escaping.
 func responseKey(alias string) []byte { return []byte(strconv.Quote(alias) + ":") }
+
+// schemaField names a field of a type.
+type schemaField struct{ typeName, name string }
+
+// asked reports whether any plan asks for one of typeName's fields.
+func (pl *planner) asked(typeName string, fields ...string) bool {
+	for _, f := range fields {
+		if pl.used[schemaField{typeName, f}] {
+			return true
+		}
+	}
+	return false
+}

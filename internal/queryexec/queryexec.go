@@ -34,7 +34,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -230,14 +229,27 @@ func (s *Schema) rootField(ctx context.Context, buf []byte, f *field, v any) ([]
 	return s.value(ctx, buf, f, v)
 }
 
-// listingsFirst orders root fields for walking: lists and connections,
-// then the rest, each in query order.
+// listingsFirst orders root fields for walking: the ones whose answer
+// lists objects (a list, or a connection's nodes or edges), then the rest,
+// each in query order.
 func listingsFirst(fields []*field) []int {
+	lists := func(f *field) bool {
+		if f.list {
+			return true
+		}
+		if f.child != nil {
+			for _, c := range f.child.fields {
+				if c.list {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	order := make([]int, 0, len(fields))
 	for pass := range 2 {
 		for i, f := range fields {
-			listing := f.list || (f.child != nil && strings.HasSuffix(f.child.typeName, "Connection"))
-			if listing == (pass == 0) {
+			if lists(f) == (pass == 0) {
 				order = append(order, i)
 			}
 		}
